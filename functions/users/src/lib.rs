@@ -1,0 +1,395 @@
+//! `functions/users`: the caller's own account and profile (`/me...`), and admin user management
+//! (`/users...`).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Router,
+};
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::{AdminUser, AuthUser},
+    domain::{Checker, Email, Password, Phone, TimeZone, Username},
+    http::{nullable, page_size, Json, PageBody, Query},
+    keys,
+    models::{ProfileFields, ProfileItem, ProfileView, Role, UserItem, UserView},
+    password, session,
+    session::TokenPair,
+    ApiError, ApiResult, AppState,
+};
+
+shared::routes! {
+    GET "/me" => get_me,
+    PATCH "/me" => patch_me,
+    DELETE "/me" => delete_me,
+    PUT "/me/password" => change_password,
+    GET "/me/profile" => get_my_profile,
+    PUT "/me/profile" => put_my_profile,
+    PATCH "/me/profile" => patch_my_profile,
+    GET "/users" => list_users,
+    GET "/users/{id}" => get_user,
+    PATCH "/users/{id}" => patch_user,
+    DELETE "/users/{id}" => delete_user,
+    GET "/users/{id}/profile" => get_user_profile,
+}
+
+pub fn app(state: AppState) -> Router {
+    shared::http::finish(routes(), state)
+}
+
+type J<T> = ApiResult<axum::Json<T>>;
+
+// ---- self service ----------------------------------------------------------------------------
+
+async fn get_me(me: AuthUser) -> J<UserView> {
+    Ok(axum::Json(me.user.view()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchMeBody {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    /// `null` removes the phone number.
+    #[serde(default, deserialize_with = "nullable")]
+    phone: Option<Option<String>>,
+}
+
+async fn patch_me(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(body): Json<PatchMeBody>,
+) -> J<UserView> {
+    let mut c = Checker::default();
+    let username = body
+        .username
+        .as_deref()
+        .and_then(|u| c.check("username", Username::parse(u)));
+    let email = body
+        .email
+        .as_deref()
+        .and_then(|e| c.check("email", Email::parse(e)));
+    let phone = match &body.phone {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(p)) => c
+            .check("phone", Phone::parse(p))
+            .map(|p| Some(p.as_str().to_owned())),
+    };
+    c.finish()?;
+    let current = me.user;
+    let mut updated = current.clone();
+    if let Some(u) = username {
+        updated.username = u.as_str().to_owned();
+    }
+    if let Some(e) = email {
+        updated.email = e.as_str().to_owned();
+    }
+    if let Some(p) = phone {
+        updated.phone = p;
+    }
+    if updated.username == current.username
+        && updated.email == current.email
+        && updated.phone == current.phone
+    {
+        return Ok(axum::Json(current.view()));
+    }
+    updated.version += 1;
+    updated.updated_at = Utc::now();
+    state.db.update_user(&current, &updated).await?;
+    Ok(axum::Json(updated.view()))
+}
+
+async fn delete_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
+    state.db.delete_user(&me.user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password and revokes every other token: the token version is bumped (old access
+/// tokens and refresh families stop working) and a fresh session is returned.
+async fn change_password(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(body): Json<PasswordBody>,
+) -> J<TokenPair> {
+    let current = me.user;
+    let mut c = Checker::default();
+    let new = c.check(
+        "new_password",
+        Password::parse(
+            &body.new_password,
+            Some(&current.username),
+            Some(&current.email),
+        ),
+    );
+    if body.current_password == body.new_password {
+        c.fail("new_password", "must differ from the current password");
+    }
+    c.finish()?;
+    if body.current_password.len() > 4 * Password::MAX
+        || !password::verify(body.current_password, Some(current.password_hash.clone())).await?
+    {
+        return Err(ApiError::invalid("current_password", "is incorrect"));
+    }
+    let Some(new) = new else {
+        return Err(ApiError::internal("checked password missing"));
+    };
+    let mut updated = current.clone();
+    updated.password_hash = password::hash(new).await?;
+    updated.token_version += 1;
+    updated.version += 1;
+    updated.updated_at = Utc::now();
+    state.db.update_user(&current, &updated).await?;
+    Ok(axum::Json(session::start(&state, &updated).await?))
+}
+
+async fn get_my_profile(State(state): State<AppState>, me: AuthUser) -> J<ProfileView> {
+    profile_of(&state, me.id()).await
+}
+
+async fn profile_of(state: &AppState, user_id: &str) -> J<ProfileView> {
+    let profile = state
+        .db
+        .get_profile(user_id)
+        .await?
+        .ok_or(ApiError::NotFound("profile"))?;
+    Ok(axum::Json(profile.view()))
+}
+
+/// Limits of profile fields.
+const NAME_MAX: usize = 50;
+const BIO_MAX: usize = 500;
+
+fn check_profile(c: &mut Checker, fields: &ProfileFields) {
+    c.text("first_name", fields.first_name.as_deref(), NAME_MAX);
+    c.text("last_name", fields.last_name.as_deref(), NAME_MAX);
+    c.text("bio", fields.bio.as_deref(), BIO_MAX);
+    if let Some(dob) = fields.dob {
+        let today = Utc::now().date_naive();
+        if dob > today || dob < NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") {
+            c.fail("dob", "must be a past date after 1900-01-01");
+        }
+    }
+    if let Some(tz) = &fields.time_zone {
+        c.check("time_zone", TimeZone::parse(tz));
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileBody {
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    dob: Option<NaiveDate>,
+    #[serde(default)]
+    bio: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+}
+
+/// Replaces the whole profile: fields left out are cleared.
+async fn put_my_profile(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(body): Json<ProfileBody>,
+) -> J<ProfileView> {
+    let fields = ProfileFields {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        dob: body.dob,
+        bio: body.bio,
+        time_zone: body.time_zone,
+    };
+    save_profile(&state, me.id(), |_| fields).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilePatch {
+    #[serde(default, deserialize_with = "nullable")]
+    first_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    last_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    dob: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "nullable")]
+    bio: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    time_zone: Option<Option<String>>,
+}
+
+/// Changes the fields present in the body (`null` clears one).
+async fn patch_my_profile(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(patch): Json<ProfilePatch>,
+) -> J<ProfileView> {
+    save_profile(&state, me.id(), |old| ProfileFields {
+        first_name: patch.first_name.unwrap_or(old.first_name),
+        last_name: patch.last_name.unwrap_or(old.last_name),
+        dob: patch.dob.unwrap_or(old.dob),
+        bio: patch.bio.unwrap_or(old.bio),
+        time_zone: patch.time_zone.unwrap_or(old.time_zone),
+    })
+    .await
+}
+
+/// Reads the profile, applies `change`, checks the result and writes it at the read version.
+async fn save_profile(
+    state: &AppState,
+    user_id: &str,
+    change: impl FnOnce(ProfileFields) -> ProfileFields,
+) -> J<ProfileView> {
+    let current = state
+        .db
+        .get_profile(user_id)
+        .await?
+        .unwrap_or_else(|| ProfileItem::empty(user_id, Utc::now()));
+    let fields = change(current.fields.clone());
+    let mut c = Checker::default();
+    check_profile(&mut c, &fields);
+    c.finish()?;
+    let updated = ProfileItem {
+        fields,
+        version: current.version + 1,
+        updated_at: Utc::now(),
+        ..current.clone()
+    };
+    state.db.put_profile(&updated, current.version).await?;
+    Ok(axum::Json(updated.view()))
+}
+
+// ---- admin -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    is_active: Option<bool>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(q): Query<ListQuery>,
+) -> J<PageBody<UserView>> {
+    let limit = page_size(q.limit)?;
+    let scope = format!("users:{:?}:{:?}", q.role, q.is_active);
+    let start = q
+        .cursor
+        .as_deref()
+        .map(|c| state.cursors.decode(&scope, c))
+        .transpose()?;
+    let prefix = keys::users_gsi1sk_prefix(q.role, q.is_active);
+    // With a role, the prefix selects activity too; without one, activity is a filter.
+    let filter = if q.role.is_none() { q.is_active } else { None };
+    let page = state.db.list_users(&prefix, filter, limit, start).await?;
+    let next_cursor = page
+        .last_key
+        .as_ref()
+        .map(|k| state.cursors.encode(&scope, k))
+        .transpose()?;
+    Ok(axum::Json(PageBody {
+        items: page.items.iter().map(UserItem::view).collect(),
+        next_cursor,
+    }))
+}
+
+/// Loads a user by path id; ids that are not ULIDs cannot exist.
+async fn load_user(state: &AppState, id: &str) -> ApiResult<UserItem> {
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("user"));
+    }
+    state
+        .db
+        .get_user(id, true)
+        .await?
+        .ok_or(ApiError::NotFound("user"))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> J<UserView> {
+    Ok(axum::Json(load_user(&state, &id).await?.view()))
+}
+
+async fn get_user_profile(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> J<ProfileView> {
+    load_user(&state, &id).await?;
+    profile_of(&state, &id).await
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AdminPatch {
+    #[serde(default)]
+    role: Option<Role>,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+/// Changes a user's role or activity. Either change revokes the user's tokens at once.
+async fn patch_user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    Json(patch): Json<AdminPatch>,
+) -> J<UserView> {
+    let current = load_user(&state, &id).await?;
+    if current.user_id == admin.user.user_id
+        && (patch.role.is_some_and(|r| r != Role::Admin) || patch.is_active == Some(false))
+    {
+        return Err(ApiError::Conflict {
+            detail: "admins cannot demote or deactivate themselves; ask another admin".into(),
+            field: None,
+        });
+    }
+    let role = patch.role.unwrap_or(current.role);
+    let is_active = patch.is_active.unwrap_or(current.is_active);
+    if role == current.role && is_active == current.is_active {
+        return Ok(axum::Json(current.view()));
+    }
+    let mut updated = current.clone();
+    updated.role = role;
+    updated.is_active = is_active;
+    updated.gsi1sk = keys::users_gsi1sk(role, is_active, &current.user_id);
+    updated.token_version += 1;
+    updated.version += 1;
+    updated.updated_at = Utc::now();
+    state.db.update_user(&current, &updated).await?;
+    Ok(axum::Json(updated.view()))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let user = load_user(&state, &id).await?;
+    state.db.delete_user(&user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

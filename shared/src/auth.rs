@@ -1,0 +1,71 @@
+//! Authorization, decided here and only here.
+//!
+//! [`AuthUser`] verifies the bearer token and loads the caller's user item (one consistent
+//! `GetItem`), rejecting deactivated users and tokens issued before the user's token version was
+//! bumped. Handlers take the caller's id from it, so the partition they touch is always the
+//! caller's own. [`AdminUser`] additionally requires the `admin` role.
+
+use crate::{error::ApiError, jwt::Claims, models::Role, models::UserItem, state::AppState};
+use axum::{extract::FromRequestParts, http::request::Parts};
+
+/// The verified caller.
+pub struct AuthUser {
+    pub user: UserItem,
+    pub claims: Claims,
+}
+
+impl AuthUser {
+    pub fn id(&self) -> &str {
+        &self.user.user_id
+    }
+}
+
+/// The verified caller, who is an admin.
+pub struct AdminUser(pub AuthUser);
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or(ApiError::Unauthorized("malformed Authorization header"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::Unauthorized("malformed Authorization header"));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims = state.jwt.verify(bearer(parts)?)?;
+        let revoked = ApiError::Unauthorized("access token revoked");
+        let user = state
+            .db
+            .get_user(&claims.sub, true)
+            .await?
+            .ok_or(ApiError::Unauthorized("access token revoked"))?;
+        if !user.is_active || user.token_version != claims.ver || user.role != claims.role {
+            return Err(revoked);
+        }
+        Ok(AuthUser { user, claims })
+    }
+}
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = AuthUser::from_request_parts(parts, state).await?;
+        if caller.user.role != Role::Admin {
+            return Err(ApiError::Forbidden);
+        }
+        Ok(AdminUser(caller))
+    }
+}

@@ -1,0 +1,26 @@
+//! Shared library of the Habit Tracker API functions: configuration, telemetry, the error type,
+//! keys and storage of the single DynamoDB table, domain types, passwords, tokens and the
+//! authorization extractors. Function crates stay thin on top of it.
+
+pub mod auth;
+pub mod config;
+pub mod cursor;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod models;
+pub mod password;
+pub mod session;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;
+
+/// Runs a function's router on the Lambda runtime (the whole of a function's `main`).
+pub async fn run(app: axum::Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(app).await
+}

@@ -1,0 +1,206 @@
+//! Sessions: an access token plus an opaque refresh token of a rotating family.
+//!
+//! A refresh token reads `rt1.<user_id>.<family_id>.<secret>`; only SHA-256 of the secret is
+//! stored. Refreshing swaps the family's current hash for a new one (single use); presenting a
+//! hash the family already rotated away is reuse, and revokes the whole family.
+
+use crate::{
+    error::ApiError,
+    jwt::now_epoch,
+    models::{RefreshFamilyItem, UserItem},
+    state::AppState,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const PREFIX: &str = "rt1";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// A parsed (not yet verified) refresh token.
+pub struct RefreshToken {
+    pub user_id: String,
+    pub family_id: String,
+    secret: String,
+}
+
+impl RefreshToken {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let (prefix, user_id, family_id, secret) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let is_id = |s: &str| s.parse::<ulid::Ulid>().is_ok();
+        if prefix != PREFIX
+            || parts.next().is_some()
+            || !is_id(user_id)
+            || !is_id(family_id)
+            || secret.len() != 43
+        {
+            return None;
+        }
+        Some(RefreshToken {
+            user_id: user_id.into(),
+            family_id: family_id.into(),
+            secret: secret.into(),
+        })
+    }
+
+    pub fn hash(&self) -> String {
+        hash_secret(&self.secret)
+    }
+}
+
+fn hash_secret(secret: &str) -> String {
+    B64.encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn new_secret() -> String {
+    B64.encode(rand::random::<[u8; 32]>())
+}
+
+fn refresh_expiry(state: &AppState) -> i64 {
+    (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64
+}
+
+fn pair(
+    state: &AppState,
+    user: &UserItem,
+    family_id: &str,
+    secret: &str,
+) -> Result<TokenPair, ApiError> {
+    Ok(TokenPair {
+        access_token: state
+            .jwt
+            .issue(&user.user_id, user.role, user.token_version, now_epoch())?,
+        token_type: "Bearer".into(),
+        expires_in: state.jwt.ttl.as_secs(),
+        refresh_token: format!("{PREFIX}.{}.{family_id}.{secret}", user.user_id),
+    })
+}
+
+/// Starts a new session (login, registration, password change) for `user`.
+pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiError> {
+    let family_id = ulid::Ulid::new().to_string();
+    let secret = new_secret();
+    let key = crate::keys::refresh_family(&user.user_id, &family_id);
+    let family = RefreshFamilyItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity: RefreshFamilyItem::ENTITY.into(),
+        user_id: user.user_id.clone(),
+        family_id: family_id.clone(),
+        current_hash: hash_secret(&secret),
+        rotated_hashes: Vec::new(),
+        token_version: user.token_version,
+        created_at: chrono::Utc::now(),
+        expires_at_epoch: refresh_expiry(state),
+    };
+    state.db.create_refresh_family(&family).await?;
+    pair(state, user, &family_id, &secret)
+}
+
+const INVALID: ApiError = ApiError::Unauthorized("invalid or expired refresh token");
+
+/// Exchanges a refresh token for a new pair; the presented token is spent.
+pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError> {
+    let token = RefreshToken::parse(raw).ok_or(INVALID)?;
+    let family = state
+        .db
+        .get_refresh_family(&token.user_id, &token.family_id)
+        .await?
+        .ok_or(INVALID)?;
+    let presented = token.hash();
+    if family.expires_at_epoch <= now_epoch() as i64 {
+        return Err(INVALID);
+    }
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        presented.as_bytes(),
+        family.current_hash.as_bytes(),
+    )) {
+        if family.rotated_hashes.iter().any(|h| h == &presented) {
+            tracing::warn!(user_id = %token.user_id, family_id = %token.family_id, "refresh token reuse: family revoked");
+            state
+                .db
+                .delete_refresh_family(&token.user_id, &token.family_id)
+                .await?;
+        }
+        return Err(INVALID);
+    }
+    let user = state
+        .db
+        .get_user(&token.user_id, true)
+        .await?
+        .ok_or(INVALID)?;
+    if !user.is_active || user.token_version != family.token_version {
+        return Err(INVALID);
+    }
+    let secret = new_secret();
+    state
+        .db
+        .rotate_refresh_family(&family, &hash_secret(&secret), refresh_expiry(state))
+        .await
+        .map_err(|e| match e {
+            // Another request spent this token first: it is no longer valid for this one.
+            ApiError::Conflict { .. } => INVALID,
+            other => other,
+        })?;
+    pair(state, &user, &token.family_id, &secret)
+}
+
+/// Ends the session a refresh token belongs to (logout). Unknown tokens are ignored.
+pub async fn end(state: &AppState, raw: &str) -> Result<(), ApiError> {
+    let token = RefreshToken::parse(raw).ok_or(INVALID)?;
+    let Some(family) = state
+        .db
+        .get_refresh_family(&token.user_id, &token.family_id)
+        .await?
+    else {
+        return Ok(());
+    };
+    let presented = token.hash();
+    if presented == family.current_hash || family.rotated_hashes.contains(&presented) {
+        state
+            .db
+            .delete_refresh_family(&token.user_id, &token.family_id)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_only_well_formed_tokens() {
+        let u = ulid::Ulid::new().to_string();
+        let f = ulid::Ulid::new().to_string();
+        let secret = new_secret();
+        let t = RefreshToken::parse(&format!("rt1.{u}.{f}.{secret}")).unwrap();
+        assert_eq!(
+            (t.user_id.as_str(), t.family_id.as_str()),
+            (u.as_str(), f.as_str())
+        );
+        assert_eq!(t.hash(), hash_secret(&secret));
+        assert!(RefreshToken::parse(&format!("rt2.{u}.{f}.{secret}")).is_none());
+        assert!(RefreshToken::parse(&format!("rt1.{u}.{f}.{secret}.x")).is_none());
+        assert!(RefreshToken::parse(&format!("rt1.nope.{f}.{secret}")).is_none());
+        assert!(RefreshToken::parse(&format!("rt1.{u}.{f}.short")).is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in ".{0,300}") {
+            let _ = RefreshToken::parse(&s);
+        }
+    }
+}

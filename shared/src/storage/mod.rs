@@ -1,0 +1,354 @@
+//! The DynamoDB storage layer: one table, items (de)serialized with serde_dynamo, multi-item
+//! writes as one transaction, failures mapped into [`ApiError`].
+
+pub mod table;
+pub mod tokens;
+pub mod users;
+
+use crate::{error::ApiError, keys::Key};
+use aws_sdk_dynamodb::{
+    error::{ProvideErrorMetadata, SdkError},
+    operation::transact_write_items::TransactWriteItemsError,
+    types::{AttributeValue, Delete, Put, TransactWriteItem, Update},
+    Client,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The table and the client that reaches it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub client: Client,
+    pub table: String,
+}
+
+/// Builds the DynamoDB client once, at start-up, without network calls: credentials are
+/// resolved lazily on the first request. `endpoint` points at DynamoDB Local.
+pub async fn client(endpoint: Option<&str>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    Client::new(&loader.load().await)
+}
+
+/// Maps any SDK failure: throttling and transport problems are retryable (503), a failed
+/// condition is a conflict (409), the rest is internal (500).
+pub fn sdk_error<E, R>(e: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            return ApiError::Unavailable(format!("{e:?}"))
+        }
+        SdkError::ServiceError(se) => match se.err().code() {
+            Some("ConditionalCheckFailedException") => {
+                return ApiError::Conflict {
+                    detail: "the resource was changed concurrently; retry".into(),
+                    field: None,
+                }
+            }
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+                | "ServiceUnavailable",
+            ) => return ApiError::Unavailable(format!("{:?}", se.err())),
+            _ => {}
+        },
+        _ => {}
+    }
+    ApiError::Internal(format!(
+        "{}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+    ))
+}
+
+/// Outcome of a failed transaction.
+#[derive(Debug)]
+pub enum TxError {
+    /// Cancelled: one cancellation reason code per item, in request order (`"None"` for items
+    /// that were fine, `"ConditionalCheckFailed"` for a failed condition).
+    Cancelled(Vec<String>),
+    Other(ApiError),
+}
+
+impl TxError {
+    /// Index of the first item whose condition failed.
+    pub fn failed_condition(&self) -> Option<usize> {
+        match self {
+            TxError::Cancelled(reasons) => {
+                reasons.iter().position(|r| r == "ConditionalCheckFailed")
+            }
+            TxError::Other(_) => None,
+        }
+    }
+}
+
+impl From<TxError> for ApiError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Cancelled(reasons)
+                if reasons.iter().any(|r| r == "ConditionalCheckFailed") =>
+            {
+                ApiError::Conflict {
+                    detail: "the resource was changed concurrently; retry".into(),
+                    field: None,
+                }
+            }
+            TxError::Cancelled(reasons)
+                if reasons
+                    .iter()
+                    .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded") =>
+            {
+                ApiError::Unavailable(format!("transaction throttled: {reasons:?}"))
+            }
+            TxError::Cancelled(reasons) => ApiError::Conflict {
+                detail: format!(
+                    "the request conflicted with another one in progress; retry ({})",
+                    reasons.join(",")
+                ),
+                field: None,
+            },
+            TxError::Other(e) => e,
+        }
+    }
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, ApiError> {
+    serde_dynamo::to_item(value).map_err(ApiError::internal)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+    serde_dynamo::from_item(item).map_err(ApiError::internal)
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// Builds `:name → value` maps for expressions.
+pub fn values<const N: usize>(
+    pairs: [(&str, AttributeValue); N],
+) -> HashMap<String, AttributeValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn key_map(key: &Key) -> Item {
+    values([(crate::keys::PK, s(&key.pk)), (crate::keys::SK, s(&key.sk))])
+}
+
+impl Db {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Db {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Reads one item. `consistent` for reads that must see the latest write (auth checks).
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        consistent: bool,
+    ) -> Result<Option<T>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// A `Put` of a transaction, optionally conditional.
+    pub fn put_op<T: Serialize>(
+        &self,
+        item: &T,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A `Delete` of a transaction, optionally conditional on `condition` with `vals`.
+    pub fn delete_op(
+        &self,
+        key: &Key,
+        condition: Option<&str>,
+        vals: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(vals)
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// An `Update` of a transaction.
+    pub fn update_op(
+        &self,
+        key: &Key,
+        update: &str,
+        condition: Option<&str>,
+        vals: HashMap<String, AttributeValue>,
+        names: Option<HashMap<String, String>>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let op = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .update_expression(update)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_values(Some(vals))
+            .set_expression_attribute_names(names)
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().update(op).build())
+    }
+
+    /// Writes all `items` or none. A cancellation caused only by a concurrent transaction on the
+    /// same items (`TransactionConflict`) is retried a few times; a failed condition is returned.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut attempt = 0u32;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let reasons = match &err {
+                SdkError::ServiceError(se) => match se.err() {
+                    TransactWriteItemsError::TransactionCanceledException(tc) => Some(
+                        tc.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .collect::<Vec<_>>(),
+                    ),
+                    TransactWriteItemsError::TransactionInProgressException(_) => {
+                        Some(vec!["TransactionConflict".to_owned()])
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(reasons) = reasons else {
+                return Err(TxError::Other(sdk_error(err)));
+            };
+            let only_conflicts = !reasons.iter().any(|r| r == "ConditionalCheckFailed")
+                && reasons.iter().any(|r| r == "TransactionConflict");
+            if only_conflicts && attempt < 4 {
+                attempt += 1;
+                let jitter = rand::random::<u64>() % 20;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    10 * u64::from(attempt) + jitter,
+                ))
+                .await;
+                continue;
+            }
+            return Err(TxError::Cancelled(reasons));
+        }
+    }
+
+    /// Every item of one partition (all pages), keys only or whole items.
+    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, ApiError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Deletes many items with `BatchWriteItem` (25 a call), retrying unprocessed items until
+    /// none are left (with backoff).
+    pub async fn batch_delete(&self, keys: Vec<Key>) -> Result<(), ApiError> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|k| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key_map(k)))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(ApiError::internal)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut attempt = 0u32;
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
+                if !requests.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(ApiError::Unavailable(
+                            "batch delete kept returning unprocessed items".into(),
+                        ));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The primary key of a raw item.
+pub fn item_key(item: &Item) -> Option<Key> {
+    match (item.get(crate::keys::PK), item.get(crate::keys::SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key {
+            pk: pk.clone(),
+            sk: sk.clone(),
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,112 @@
+//! The table's definition, in one place: the local setup (`habit-admin create-table`, the test
+//! harness) creates it from here, and a test checks that `infra/template.yaml` declares the same.
+
+use crate::keys;
+use aws_sdk_dynamodb::{
+    types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    },
+    Client,
+};
+
+/// A global secondary index: name, partition key, sort key (all string attributes, projection ALL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+/// The table's own key.
+pub const TABLE_KEY: (&str, &str) = (keys::PK, keys::SK);
+
+/// Every GSI of the table.
+pub const INDEXES: &[IndexDef] = &[IndexDef {
+    name: keys::GSI1,
+    pk: keys::GSI1PK,
+    sk: keys::GSI1SK,
+}];
+
+/// Every attribute named in a key schema (all strings), sorted.
+pub fn key_attributes() -> Vec<&'static str> {
+    let mut names = vec![TABLE_KEY.0, TABLE_KEY.1];
+    for ix in INDEXES {
+        names.extend([ix.pk, ix.sk]);
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+fn schema(pk: &str, sk: &str) -> Vec<KeySchemaElement> {
+    [(pk, KeyType::Hash), (sk, KeyType::Range)]
+        .into_iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .expect("static key schema")
+        })
+        .collect()
+}
+
+/// Creates the table (on-demand) with its GSIs and TTL. An existing table is left as it is.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
+    let attrs = key_attributes()
+        .into_iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(a)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("static attribute")
+        })
+        .collect();
+    let gsis = INDEXES
+        .iter()
+        .map(|ix| {
+            GlobalSecondaryIndex::builder()
+                .index_name(ix.name)
+                .set_key_schema(Some(schema(ix.pk, ix.sk)))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("static index")
+        })
+        .collect();
+    let created = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attrs))
+        .set_key_schema(Some(schema(TABLE_KEY.0, TABLE_KEY.1)))
+        .set_global_secondary_indexes(Some(gsis))
+        .send()
+        .await;
+    if let Err(e) = created {
+        let text = format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e));
+        if text.contains("ResourceInUseException") {
+            return Ok(());
+        }
+        return Err(text);
+    }
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(keys::TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .expect("static ttl"),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Refresh-token families: one item per login session, rotated on every refresh.
+
+use super::{s, sdk_error, Db};
+use crate::{error::ApiError, keys, models::RefreshFamilyItem};
+
+/// Rotated hashes remembered per family to recognise reuse (older ones expire with the family).
+pub const MAX_ROTATED: usize = 100;
+
+impl Db {
+    pub async fn create_refresh_family(&self, family: &RefreshFamilyItem) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(family)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    pub async fn get_refresh_family(
+        &self,
+        user_id: &str,
+        family_id: &str,
+    ) -> Result<Option<RefreshFamilyItem>, ApiError> {
+        self.get(&keys::refresh_family(user_id, family_id), true)
+            .await
+    }
+
+    /// Moves the family from `family.current_hash` to `new_hash`. Fails with a conflict if another
+    /// refresh rotated it first (so one refresh token is used once, even under races).
+    pub async fn rotate_refresh_family(
+        &self,
+        family: &RefreshFamilyItem,
+        new_hash: &str,
+        expires_at_epoch: i64,
+    ) -> Result<(), ApiError> {
+        let mut rotated = family.rotated_hashes.clone();
+        rotated.push(family.current_hash.clone());
+        if rotated.len() > MAX_ROTATED {
+            rotated.drain(..rotated.len() - MAX_ROTATED);
+        }
+        let updated = RefreshFamilyItem {
+            current_hash: new_hash.to_owned(),
+            rotated_hashes: rotated,
+            expires_at_epoch,
+            ..family.clone()
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(&updated)?))
+            .condition_expression("current_hash = :old")
+            .expression_attribute_values(":old", s(&family.current_hash))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Revokes a whole family (logout, or reuse of a rotated token).
+    pub async fn delete_refresh_family(
+        &self,
+        user_id: &str,
+        family_id: &str,
+    ) -> Result<(), ApiError> {
+        let key = keys::refresh_family(user_id, family_id);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(key.pk))
+            .key(keys::SK, s(key.sk))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}

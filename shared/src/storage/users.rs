@@ -1,0 +1,232 @@
+//! Users, profiles and their uniqueness guards.
+
+use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, TxError};
+use crate::{
+    error::ApiError,
+    keys::{self, Key},
+    models::{GuardItem, ProfileItem, UserItem},
+};
+
+pub const USERNAME_GUARD: &str = "UsernameGuard";
+pub const EMAIL_GUARD: &str = "EmailGuard";
+
+/// Condition that a new item (or guard) does not exist yet.
+const NEW: &str = "attribute_not_exists(PK)";
+/// Condition for replacing an item read at version `:v`.
+const AT_VERSION: &str = "version = :v";
+
+/// One page of a listing.
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub last_key: Option<Item>,
+}
+
+fn guard_conflict(field: &'static str) -> ApiError {
+    let detail = match field {
+        "username" => "this username is already taken",
+        _ => "this e-mail address is already registered",
+    };
+    ApiError::conflict(field, detail)
+}
+
+impl Db {
+    /// Registers a user: the user item, an empty profile and both guards, all or nothing.
+    pub async fn create_user(
+        &self,
+        user: &UserItem,
+        profile: &ProfileItem,
+    ) -> Result<(), ApiError> {
+        let ops = vec![
+            self.put_op(user, Some(NEW))?,
+            self.put_op(profile, Some(NEW))?,
+            self.put_op(
+                &GuardItem::new(
+                    keys::username_guard(&user.username),
+                    USERNAME_GUARD,
+                    &user.user_id,
+                ),
+                Some(NEW),
+            )?,
+            self.put_op(
+                &GuardItem::new(keys::email_guard(&user.email), EMAIL_GUARD, &user.user_id),
+                Some(NEW),
+            )?,
+        ];
+        self.transact(ops)
+            .await
+            .map_err(|e| match e.failed_condition() {
+                Some(2) => guard_conflict("username"),
+                Some(3) => guard_conflict("email"),
+                _ => e.into(),
+            })
+    }
+
+    pub async fn get_user(
+        &self,
+        user_id: &str,
+        consistent: bool,
+    ) -> Result<Option<UserItem>, ApiError> {
+        self.get(&keys::user(user_id), consistent).await
+    }
+
+    /// Finds the user that a username or e-mail (already normalized) belongs to.
+    pub async fn find_user_by_login(&self, guard: &Key) -> Result<Option<UserItem>, ApiError> {
+        let Some(guard) = self.get::<GuardItem>(guard, true).await? else {
+            return Ok(None);
+        };
+        self.get_user(&guard.user_id, true).await
+    }
+
+    /// Replaces a user read at `current.version` with `updated` (whose version must be one more),
+    /// swapping the username / e-mail guards in the same transaction when they changed.
+    pub async fn update_user(
+        &self,
+        current: &UserItem,
+        updated: &UserItem,
+    ) -> Result<(), ApiError> {
+        let mut ops = vec![self.put_op(updated, Some(AT_VERSION))?];
+        // `put_op` carries no values; add the version value to the first operation.
+        if let Some(put) = ops[0].put.as_mut() {
+            put.expression_attribute_values = Some(values([(":v", n(current.version))]));
+        }
+        let mut fields = vec![None];
+        let owner = values([(":uid", s(&current.user_id))]);
+        for (field, entity, old, new) in [
+            (
+                "username",
+                USERNAME_GUARD,
+                keys::username_guard(&current.username),
+                keys::username_guard(&updated.username),
+            ),
+            (
+                "email",
+                EMAIL_GUARD,
+                keys::email_guard(&current.email),
+                keys::email_guard(&updated.email),
+            ),
+        ] {
+            if old != new {
+                ops.push(self.delete_op(&old, Some("user_id = :uid"), Some(owner.clone()))?);
+                ops.push(self.put_op(&GuardItem::new(new, entity, &current.user_id), Some(NEW))?);
+                fields.extend([None, Some(field)]);
+            }
+        }
+        self.transact(ops)
+            .await
+            .map_err(|e| match e.failed_condition() {
+                Some(0) => ApiError::Conflict {
+                    detail: "the user was changed concurrently; retry".into(),
+                    field: None,
+                },
+                Some(i) => match fields.get(i).copied().flatten() {
+                    Some(field) => guard_conflict(field),
+                    None => e.into(),
+                },
+                None => e.into(),
+            })
+    }
+
+    /// Deletes a user and everything they own: every item of their partition and their guards.
+    /// Items beyond what one transaction holds are batch-deleted first; the user item, profile and
+    /// guards go last, in one transaction, so a failure leaves an account that can be deleted again.
+    pub async fn delete_user(&self, user: &UserItem) -> Result<(), ApiError> {
+        let user_key = keys::user(&user.user_id);
+        let profile_key = keys::profile(&user.user_id);
+        let owned: Vec<Key> = self
+            .query_partition(&user_key.pk)
+            .await?
+            .iter()
+            .filter_map(item_key)
+            .filter(|k| *k != user_key && *k != profile_key)
+            .collect();
+        let mut ops = vec![
+            self.delete_op(
+                &user_key,
+                Some(AT_VERSION),
+                Some(values([(":v", n(user.version))])),
+            )?,
+            self.delete_op(&profile_key, None, None)?,
+            self.delete_op(&keys::username_guard(&user.username), None, None)?,
+            self.delete_op(&keys::email_guard(&user.email), None, None)?,
+        ];
+        const MAX_TX: usize = 100;
+        if owned.len() + ops.len() <= MAX_TX {
+            for key in &owned {
+                ops.push(self.delete_op(key, None, None)?);
+            }
+        } else {
+            self.batch_delete(owned).await?;
+        }
+        self.transact(ops)
+            .await
+            .map_err(|e: TxError| match e.failed_condition() {
+                Some(0) => ApiError::Conflict {
+                    detail: "the user was changed concurrently; retry".into(),
+                    field: None,
+                },
+                _ => e.into(),
+            })
+    }
+
+    /// A page of users from GSI1 (`GSI1PK = USERS`, `begins_with(GSI1SK, prefix)`), optionally
+    /// filtered on `is_active` when the prefix cannot express it.
+    pub async fn list_users(
+        &self,
+        prefix: &str,
+        active_filter: Option<bool>,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<Page<UserItem>, ApiError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::USERS_GSI1PK))
+            .expression_attribute_values(":prefix", s(prefix))
+            .limit(limit)
+            .set_exclusive_start_key(start);
+        if let Some(active) = active_filter {
+            q = q
+                .filter_expression("is_active = :active")
+                .expression_attribute_values(
+                    ":active",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(active),
+                );
+        }
+        let out = q.send().await.map_err(sdk_error)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            last_key: out.last_evaluated_key,
+        })
+    }
+
+    pub async fn get_profile(&self, user_id: &str) -> Result<Option<ProfileItem>, ApiError> {
+        self.get(&keys::profile(user_id), true).await
+    }
+
+    /// Replaces a profile read at `expected_version`.
+    pub async fn put_profile(
+        &self,
+        profile: &ProfileItem,
+        expected_version: u64,
+    ) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(profile)?))
+            .condition_expression(AT_VERSION)
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,341 @@
+//! Test harness: every test gets its own fresh table in a real DynamoDB Local, and the functions'
+//! routers as API Gateway would route to them (Zero To Production's `spawn_app`).
+//!
+//! DynamoDB Local is found at `DYNAMODB_ENDPOINT` when set (the Makefile starts one for the whole
+//! run); otherwise the harness starts one itself from the project's install (`npm ci`) and stops
+//! it when the test process ends.
+
+use aws_sdk_dynamodb::{config::Credentials, types::AttributeValue, Client};
+use axum::{body::Body, http::Request, Router};
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::{json, Value};
+use shared::{config::Config, http::Route, models::Role, AppState};
+use std::{collections::HashMap, net::TcpStream, sync::OnceLock, time::Duration};
+use tower::ServiceExt;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ISSUER: &str = "habit-tracker";
+pub const AUDIENCE: &str = "habit-tracker-api";
+pub const PASSWORD: &str = "correct horse battery";
+
+fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The DynamoDB Local endpoint, started on first use when none is given.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Ok(e) = std::env::var("DYNAMODB_ENDPOINT") {
+            if !e.is_empty() {
+                return e;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let script = repo_root().join("scripts/dynamodb-local.sh");
+        // The watcher shell stops DynamoDB Local as soon as this test process is gone.
+        let watcher = format!(
+            "'{}' {port} >/dev/null 2>&1 & child=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $child",
+            script.display(),
+            pid = std::process::id()
+        );
+        std::process::Command::new("sh").arg("-c").arg(watcher).spawn().expect("start DynamoDB Local");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "DynamoDB Local did not start (run `make setup`)");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+pub fn client() -> Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(endpoint())
+        .build();
+    Client::from_conf(conf)
+}
+
+pub fn config(table: &str) -> Config {
+    let vars: HashMap<String, String> = [
+        ("TABLE_NAME", table),
+        ("JWT_SECRET", SECRET),
+        ("JWT_ISSUER", ISSUER),
+        ("JWT_AUDIENCE", AUDIENCE),
+        ("DYNAMODB_ENDPOINT", endpoint()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Config::from_vars(&vars).expect("test config")
+}
+
+/// Every function: its routes and its router.
+pub struct Function {
+    pub name: &'static str,
+    pub routes: &'static [Route],
+    pub router: Router,
+}
+
+pub fn functions(state: &AppState) -> Vec<Function> {
+    vec![
+        Function {
+            name: "auth",
+            routes: auth::ROUTES,
+            router: auth::app(state.clone()),
+        },
+        Function {
+            name: "users",
+            routes: users::ROUTES,
+            router: users::app(state.clone()),
+        },
+    ]
+}
+
+/// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == a.len()
+        && p.iter()
+            .zip(&a)
+            .all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    /// Asserts a problem+json answer with `status`, returning the body.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(
+            self.headers[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(self.body["status"], status);
+        assert!(
+            self.body["type"].is_string()
+                && self.body["title"].is_string()
+                && self.body["detail"].is_string()
+        );
+        &self.body
+    }
+
+    /// Asserts a validation problem that names `field`.
+    #[track_caller]
+    pub fn names_field(&self, field: &str) {
+        let body = self.problem(400);
+        let fields: Vec<&str> = body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .filter_map(|e| e["field"].as_str())
+            .collect();
+        assert!(
+            fields.contains(&field),
+            "expected field {field} in {fields:?}"
+        );
+    }
+}
+
+/// A user signed in through the API.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: String,
+    pub username: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// One isolated world: a fresh table and the functions serving it.
+pub struct TestApp {
+    pub table: String,
+    pub client: Client,
+    pub state: AppState,
+    pub functions: Vec<Function>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let table = format!("t-{}", ulid::Ulid::new());
+        let client = client();
+        shared::storage::table::create_table(&client, &table)
+            .await
+            .expect("create table");
+        let state = AppState::new(config(&table), client.clone());
+        let functions = functions(&state);
+        TestApp {
+            table,
+            client,
+            state,
+            functions,
+        }
+    }
+
+    /// Sends a request to the function API Gateway would route it to.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Response {
+        let path = req.uri().path().to_owned();
+        let router = self
+            .functions
+            .iter()
+            .find(|f| f.routes.iter().any(|r| path_matches(r.path, &path)))
+            .unwrap_or(&self.functions[0])
+            .router
+            .clone();
+        let res = router.oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Response {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// Registers `name` (e-mail `<name>@example.com`) and returns the session.
+    pub async fn register(&self, name: &str) -> Session {
+        let email = format!("{name}@example.com");
+        let r = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({"username": name, "email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        session_of(&r.body)
+    }
+
+    /// Creates an admin directly in the table (as `habit-admin create-admin` does) and logs in.
+    pub async fn admin(&self, name: &str) -> Session {
+        let user = auth::new_user(
+            name,
+            &format!("{name}@example.com"),
+            None,
+            PASSWORD,
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+        self.state
+            .db
+            .create_user(
+                &user,
+                &shared::models::ProfileItem::empty(&user.user_id, user.created_at),
+            )
+            .await
+            .unwrap();
+        self.login(name).await
+    }
+
+    pub async fn login(&self, name: &str) -> Session {
+        let r = self
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"username": name, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        session_of(&r.body)
+    }
+
+    /// Every item of the table (tests only: the API itself never scans).
+    pub async fn items(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                let mut keyed: Vec<_> = out.into_iter().collect();
+                keyed.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
+                return keyed;
+            }
+        }
+    }
+
+    /// Items whose `entity` is `entity`.
+    pub async fn count(&self, entity: &str) -> usize {
+        self.items()
+            .await
+            .iter()
+            .filter(|i| i.get("entity") == Some(&AttributeValue::S(entity.into())))
+            .count()
+    }
+}
+
+pub fn session_of(body: &Value) -> Session {
+    Session {
+        user_id: body["user"]["user_id"]
+            .as_str()
+            .expect("user_id")
+            .to_owned(),
+        username: body["user"]["username"]
+            .as_str()
+            .expect("username")
+            .to_owned(),
+        email: body["user"]["email"].as_str().expect("email").to_owned(),
+        access: body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        refresh: body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
+    }
+}
