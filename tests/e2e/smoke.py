@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""End-to-end: drives the running local API (cargo lambda watch + DynamoDB Local) over HTTP, as a
+client would. Usage: smoke.py BASE_URL ADMIN_USERNAME ADMIN_PASSWORD"""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+BASE, ADMIN, ADMIN_PW = sys.argv[1], sys.argv[2], sys.argv[3]
+passed = failed = 0
+
+
+def call(method, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(BASE + path, data=data, method=method)
+    if body is not None:
+        req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            raw = r.read()
+            return r.status, r.headers.get("content-type", ""), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, e.headers.get("content-type", ""), json.loads(raw) if raw else None
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok   ", name)
+    else:
+        failed += 1
+        print("FAIL ", name, detail)
+
+
+def problem(name, result, status):
+    code, ctype, body = result
+    check(name, code == status and ctype.startswith("application/problem+json") and body and body.get("status") == status,
+          f"{code} {ctype} {body}")
+
+
+name = f"e2e{int(time.time() * 1000) % 10**9}"
+status, _, body = call("GET", "/health")
+check("health answers without credentials", status == 200 and body == {"status": "ok"}, body)
+
+status, _, reg = call("POST", "/auth/register",
+                      {"username": name, "email": f"{name}@example.com", "password": "correct horse battery"})
+check("register returns 201 with tokens", status == 201 and reg and reg.get("access_token"), reg)
+problem("duplicate registration is a 409 problem",
+        call("POST", "/auth/register", {"username": name, "email": f"{name}@example.com", "password": "correct horse battery"}), 409)
+problem("bad registration names the field",
+        call("POST", "/auth/register", {"username": "x", "email": "bad", "password": "correct horse battery"}), 400)
+
+status, _, login = call("POST", "/auth/login", {"email": f"{name}@example.com", "password": "correct horse battery"})
+check("login by e-mail", status == 200 and login["user"]["username"] == name, login)
+token = login["access_token"]
+
+status, _, me = call("GET", "/me", token=token)
+check("GET /me shows the caller", status == 200 and me["username"] == name, me)
+problem("GET /me without a token is 401", call("GET", "/me"), 401)
+
+status, _, prof = call("PATCH", "/me/profile", {"time_zone": "Europe/Berlin", "first_name": "Eve"}, token)
+check("PATCH /me/profile", status == 200 and prof["time_zone"] == "Europe/Berlin", prof)
+problem("unknown time zone is a 400", call("PATCH", "/me/profile", {"time_zone": "Mars/Base"}, token), 400)
+problem("mass assignment of role is a 400", call("PATCH", "/me", {"role": "admin"}, token), 400)
+problem("a user on an admin route is 403", call("GET", "/users", token=token), 403)
+
+status, _, admin = call("POST", "/auth/login", {"username": ADMIN, "password": ADMIN_PW})
+check("the first admin can log in", status == 200 and admin["user"]["role"] == "admin", admin)
+status, _, user = call("GET", f"/users/{me['user_id']}", token=admin["access_token"])
+check("admin reads a user by id (path parameter routed)", status == 200 and user["username"] == name, user)
+status, _, page = call("GET", "/users?role=user&limit=5", token=admin["access_token"])
+check("admin lists users", status == 200 and any(u["user_id"] == me["user_id"] for u in page["items"]), page)
+
+status, _, pair = call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]})
+check("refresh rotates", status == 200 and pair["refresh_token"] != login["refresh_token"], pair)
+problem("a spent refresh token is 401", call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]}), 401)
+status, _, _ = call("POST", "/auth/logout", {"refresh_token": reg["refresh_token"]})
+check("logout", status == 204)
+status, _, _ = call("DELETE", "/me", token=token)
+check("DELETE /me", status == 204)
+problem("the deleted user's token is 401", call("GET", "/me", token=token), 401)
+
+print(f"e2e: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
