@@ -26,7 +26,7 @@ pub struct Route {
 /// Declares a function's routes once: it defines `ROUTES` (checked against the SAM template and
 /// the local router by the tests) and `routes()`, the axum router serving exactly those.
 ///
-/// ```ignore
+/// ```text
 /// shared::routes! {
 ///     GET "/me" => get_me,
 ///     PATCH "/me" => patch_me,

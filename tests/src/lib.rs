@@ -42,7 +42,8 @@ pub fn endpoint() -> &'static str {
             script.display(),
             pid = std::process::id()
         );
-        std::process::Command::new("sh").arg("-c").arg(watcher).spawn().expect("start DynamoDB Local");
+        let mut child = std::process::Command::new("sh").arg("-c").arg(watcher).spawn().expect("start DynamoDB Local");
+        std::thread::spawn(move || child.wait());
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(std::time::Instant::now() < deadline, "DynamoDB Local did not start (run `make setup`)");
