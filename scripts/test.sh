@@ -20,7 +20,8 @@ trap cleanup EXIT
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
 
 step "unit and integration tests (DynamoDB Local at $DYNAMODB_ENDPOINT)"
-cargo test --workspace
+cargo test --workspace 2>&1 | tee target/cargo-test.log
+cargo_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
 
 step "end-to-end: cargo lambda watch + HTTP client"
 TABLE="e2e-$(date +%s)"
@@ -32,4 +33,6 @@ setsid cargo lambda watch --invoke-port "$API_PORT" --invoke-address 127.0.0.1 \
   --env-vars "$(function_env "$DYNAMODB_ENDPOINT" "$TABLE")" >target/watch.log 2>&1 &
 WATCH_PID=$!
 wait_for "http://127.0.0.1:$API_PORT/health" 300 || { tail -50 target/watch.log; exit 1; }
-python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password
+python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log
+e2e_passed=$(grep -Eo '^e2e: [0-9]+ passed' target/e2e.log | awk '{print $2}')
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed))"
