@@ -24,16 +24,10 @@ impl AuthUser {
 pub struct AdminUser(pub AuthUser);
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized("missing bearer token"))?;
-    let value = header
-        .to_str()
-        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or(ApiError::Unauthorized("malformed Authorization header"))?;
+    let header =
+        parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    let value = header.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+    let (scheme, token) = value.split_once(' ').ok_or(ApiError::Unauthorized("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(ApiError::Unauthorized("malformed Authorization header"));
     }
@@ -46,11 +40,7 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let claims = state.jwt.verify(bearer(parts)?)?;
         let revoked = ApiError::Unauthorized("access token revoked");
-        let user = state
-            .db
-            .get_user(&claims.sub, true)
-            .await?
-            .ok_or(ApiError::Unauthorized("access token revoked"))?;
+        let user = state.db.get_user(&claims.sub, true).await?.ok_or(ApiError::Unauthorized("access token revoked"))?;
         if !user.is_active || user.token_version != claims.ver || user.role != claims.role {
             return Err(revoked);
         }

@@ -56,24 +56,19 @@ impl Config {
     /// Parses configuration from a map of variables (the environment, or a test's own map).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| {
-            get(name)
-                .map(str::to_owned)
-                .ok_or(ConfigError::Missing(name))
+        let required = |name: &'static str| get(name).map(str::to_owned).ok_or(ConfigError::Missing(name));
+        let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+            match get(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
+                    _ => Err(ConfigError::Malformed {
+                        name,
+                        reason: format!("expected whole seconds from 1 to {max}, got {v:?}"),
+                    }),
+                },
+            }
         };
-        let seconds =
-            |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
-                match get(name) {
-                    None => Ok(Duration::from_secs(default)),
-                    Some(v) => match v.parse::<u64>() {
-                        Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
-                        _ => Err(ConfigError::Malformed {
-                            name,
-                            reason: format!("expected whole seconds from 1 to {max}, got {v:?}"),
-                        }),
-                    },
-                }
-            };
 
         let jwt_secret = required("JWT_SECRET")?.into_bytes();
         if jwt_secret.len() < MIN_SECRET_LEN {
@@ -104,15 +99,9 @@ impl Config {
             dynamodb_endpoint,
             jwt_secret,
             jwt_issuer: get("JWT_ISSUER").unwrap_or("habit-tracker").to_owned(),
-            jwt_audience: get("JWT_AUDIENCE")
-                .unwrap_or("habit-tracker-api")
-                .to_owned(),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or("habit-tracker-api").to_owned(),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 3600)?,
-            refresh_token_ttl: seconds(
-                "REFRESH_TOKEN_TTL_SECONDS",
-                30 * 24 * 3600,
-                90 * 24 * 3600,
-            )?,
+            refresh_token_ttl: seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 90 * 24 * 3600)?,
             log_level,
         })
     }
@@ -123,10 +112,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
@@ -137,10 +123,7 @@ mod tests {
         assert_eq!(c.access_token_ttl, Duration::from_secs(900));
         assert_eq!(c.log_level, tracing::Level::INFO);
         assert!(c.dynamodb_endpoint.is_none());
-        assert!(
-            !format!("{c:?}").contains(SECRET),
-            "secret must not be printed"
-        );
+        assert!(!format!("{c:?}").contains(SECRET), "secret must not be printed");
     }
 
     #[test]
@@ -149,23 +132,12 @@ mod tests {
             Config::from_vars(&vars(&[("JWT_SECRET", SECRET)])).unwrap_err(),
             ConfigError::Missing("TABLE_NAME")
         );
-        let short =
-            Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", "short")])).unwrap_err();
+        let short = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", "short")])).unwrap_err();
         assert!(short.to_string().contains("JWT_SECRET"));
-        let ttl = Config::from_vars(&vars(&[
-            ("TABLE_NAME", "t"),
-            ("JWT_SECRET", SECRET),
-            ("ACCESS_TOKEN_TTL_SECONDS", "0"),
-        ]));
-        assert!(ttl
-            .unwrap_err()
-            .to_string()
-            .contains("ACCESS_TOKEN_TTL_SECONDS"));
-        let lvl = Config::from_vars(&vars(&[
-            ("TABLE_NAME", "t"),
-            ("JWT_SECRET", SECRET),
-            ("LOG_LEVEL", "loud"),
-        ]));
+        let ttl =
+            Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", SECRET), ("ACCESS_TOKEN_TTL_SECONDS", "0")]));
+        assert!(ttl.unwrap_err().to_string().contains("ACCESS_TOKEN_TTL_SECONDS"));
+        let lvl = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", SECRET), ("LOG_LEVEL", "loud")]));
         assert!(lvl.unwrap_err().to_string().contains("LOG_LEVEL"));
         let ep = Config::from_vars(&vars(&[
             ("TABLE_NAME", "t"),

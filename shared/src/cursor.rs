@@ -57,14 +57,9 @@ impl CursorKey {
         let (payload, tag) = cursor.split_once('.').ok_or_else(bad)?;
         let payload = B64.decode(payload).map_err(|_| bad())?;
         let tag = B64.decode(tag).map_err(|_| bad())?;
-        self.mac(scope, &payload)
-            .verify_slice(&tag)
-            .map_err(|_| bad())?;
+        self.mac(scope, &payload).verify_slice(&tag).map_err(|_| bad())?;
         let map: BTreeMap<String, String> = serde_json::from_slice(&payload).map_err(|_| bad())?;
-        Ok(map
-            .into_iter()
-            .map(|(k, v)| (k, AttributeValue::S(v)))
-            .collect())
+        Ok(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
     }
 }
 
@@ -74,15 +69,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn key() -> Item {
-        [
-            ("PK", "USER#1"),
-            ("SK", "USER"),
-            ("GSI1PK", "USERS"),
-            ("GSI1SK", "ROLE#user#ACTIVE#1#USER#1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
-        .collect()
+        [("PK", "USER#1"), ("SK", "USER"), ("GSI1PK", "USERS"), ("GSI1SK", "ROLE#user#ACTIVE#1#USER#1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), AttributeValue::S(v.to_string())))
+            .collect()
     }
 
     #[test]
@@ -97,18 +87,11 @@ mod tests {
         let k = CursorKey::derive(b"secret-secret-secret-secret-secret");
         let c = k.encode("users", &key()).unwrap();
         assert!(k.decode("users:role=admin", &c).is_err());
-        assert!(CursorKey::derive(b"another-secret-another-secret-xx")
-            .decode("users", &c)
-            .is_err());
+        assert!(CursorKey::derive(b"another-secret-another-secret-xx").decode("users", &c).is_err());
         let (payload, tag) = c.split_once('.').unwrap();
-        let mut forged: BTreeMap<String, String> =
-            serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+        let mut forged: BTreeMap<String, String> = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
         forged.insert("PK".into(), "USER#2".into());
-        let forged = format!(
-            "{}.{}",
-            B64.encode(serde_json::to_vec(&forged).unwrap()),
-            tag
-        );
+        let forged = format!("{}.{}", B64.encode(serde_json::to_vec(&forged).unwrap()), tag);
         assert!(k.decode("users", &forged).is_err());
     }
 

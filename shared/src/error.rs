@@ -20,10 +20,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -54,10 +51,7 @@ pub enum ApiError {
     MethodNotAllowed,
     /// Uniqueness or a version condition failed (409).
     #[error("conflict: {detail}")]
-    Conflict {
-        detail: String,
-        field: Option<&'static str>,
-    },
+    Conflict { detail: String, field: Option<&'static str> },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     /// DynamoDB throttled us or is unreachable: the client may retry (503).
@@ -78,10 +72,7 @@ impl ApiError {
     }
 
     pub fn conflict(field: &'static str, detail: impl Into<String>) -> Self {
-        ApiError::Conflict {
-            detail: detail.into(),
-            field: Some(field),
-        }
+        ApiError::Conflict { detail: detail.into(), field: Some(field) }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -125,9 +116,7 @@ impl ApiError {
                 format!("invalid fields: {}", fields.join(", "))
             }
             ApiError::BadRequest(d) => d.clone(),
-            ApiError::UnsupportedMediaType => {
-                "request body must be JSON (Content-Type: application/json)".into()
-            }
+            ApiError::UnsupportedMediaType => "request body must be JSON (Content-Type: application/json)".into(),
             ApiError::PayloadTooLarge => "request body is too large".into(),
             ApiError::Unauthorized(why) => (*why).into(),
             ApiError::Forbidden => "your role does not allow this operation".into(),
@@ -136,9 +125,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::Conflict { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { .. } => "too many requests; retry later".into(),
-            ApiError::Unavailable(_) => {
-                "the service is temporarily unavailable; retry later".into()
-            }
+            ApiError::Unavailable(_) => "the service is temporarily unavailable; retry later".into(),
             ApiError::Internal(_) => "an internal error occurred".into(),
         }
     }
@@ -168,10 +155,7 @@ impl IntoResponse for ApiError {
         let conflict_field;
         let errors = match &self {
             ApiError::Validation(errors) => Some(errors.as_slice()),
-            ApiError::Conflict {
-                field: Some(field),
-                detail,
-            } => {
+            ApiError::Conflict { field: Some(field), detail } => {
                 conflict_field = [FieldError::new(*field, detail.clone())];
                 Some(conflict_field.as_slice())
             }
@@ -212,20 +196,14 @@ mod tests {
         let r = e.into_response();
         let (parts, body) = r.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        (
-            parts.status,
-            parts.headers,
-            serde_json::from_slice(&bytes).unwrap(),
-        )
+        (parts.status, parts.headers, serde_json::from_slice(&bytes).unwrap())
     }
 
     #[tokio::test]
     async fn validation_names_fields_and_status_matches() {
-        let (status, headers, body) = render(ApiError::Validation(vec![
-            FieldError::new("email", "bad"),
-            FieldError::new("username", "short"),
-        ]))
-        .await;
+        let (status, headers, body) =
+            render(ApiError::Validation(vec![FieldError::new("email", "bad"), FieldError::new("username", "short")]))
+                .await;
         assert_eq!(status, 400);
         assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_JSON);
         assert_eq!(body["status"], 400);
@@ -240,10 +218,7 @@ mod tests {
         let (status, _, body) = render(ApiError::internal("secret table name xyz")).await;
         assert_eq!(status, 500);
         assert!(!body.to_string().contains("xyz"));
-        let (status, headers, body) = render(ApiError::Unavailable(
-            "ProvisionedThroughputExceeded".into(),
-        ))
-        .await;
+        let (status, headers, body) = render(ApiError::Unavailable("ProvisionedThroughputExceeded".into())).await;
         assert_eq!(status, 503);
         assert_eq!(headers[header::RETRY_AFTER], "1");
         assert!(!body.to_string().contains("Provisioned"));

@@ -57,9 +57,7 @@ pub fn finish(router: Router<AppState>, state: AppState) -> Router {
 
 /// Picks the field name out of serde messages such as "unknown field `role`, expected ...".
 fn field_in_message(message: &str) -> Option<&str> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("missing field `"))?;
+    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
     rest.split('`').next()
 }
 
@@ -71,11 +69,7 @@ fn data_error(path: String, message: String) -> ApiError {
         Some(field) => format!("{path}.{field}"),
         None => path,
     };
-    let message = if message.starts_with("unknown field") {
-        "is not an accepted field".to_owned()
-    } else {
-        message
-    };
+    let message = if message.starts_with("unknown field") { "is not an accepted field".to_owned() } else { message };
     ApiError::Validation(vec![FieldError::new(field, message)])
 }
 
@@ -95,22 +89,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::BadRequest("the request body could not be read".into())
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("the request body could not be read".into())
+            }
+        })?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -122,14 +113,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                data_error(path, strip_position(&inner.to_string()))
-            }
+            serde_json::error::Category::Data => data_error(path, strip_position(&inner.to_string())),
             _ => ApiError::BadRequest(format!("malformed JSON: {inner}")),
         }
     })?;
-    de.end()
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     Ok(value)
 }
 
@@ -149,12 +137,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                data_error(path, e.into_inner().to_string())
-            })
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            data_error(path, e.into_inner().to_string())
+        })
     }
 }
 
@@ -186,10 +172,7 @@ pub fn page_size(limit: Option<i64>) -> Result<i32, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(n) if (1..=i64::from(MAX_PAGE_SIZE)).contains(&n) => Ok(n as i32),
-        Some(_) => Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE_SIZE}"),
-        )),
+        Some(_) => Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}"))),
     }
 }
 
@@ -214,26 +197,11 @@ mod tests {
 
     #[test]
     fn json_errors_name_the_field() {
-        assert_eq!(
-            fields(parse_json::<Body>(br#"{"email":"a","role":"admin"}"#).unwrap_err()),
-            ["role"]
-        );
-        assert_eq!(
-            fields(parse_json::<Body>(br#"{"age":3}"#).unwrap_err()),
-            ["email"]
-        );
-        assert_eq!(
-            fields(parse_json::<Body>(br#"{"email":"a","age":"old"}"#).unwrap_err()),
-            ["age"]
-        );
-        assert!(matches!(
-            parse_json::<Body>(br#"{"email":"#),
-            Err(ApiError::BadRequest(_))
-        ));
-        assert!(matches!(
-            parse_json::<Body>(br#"{"email":"a"} x"#),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","role":"admin"}"#).unwrap_err()), ["role"]);
+        assert_eq!(fields(parse_json::<Body>(br#"{"age":3}"#).unwrap_err()), ["email"]);
+        assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","age":"old"}"#).unwrap_err()), ["age"]);
+        assert!(matches!(parse_json::<Body>(br#"{"email":"#), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<Body>(br#"{"email":"a"} x"#), Err(ApiError::BadRequest(_))));
         assert!(parse_json::<Body>(br#"{"email":"a","age":3}"#).is_ok());
     }
 

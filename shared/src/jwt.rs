@@ -55,13 +55,7 @@ impl JwtKeys {
     }
 
     /// Issues an access token for a user at `now` (epoch seconds).
-    pub fn issue(
-        &self,
-        user_id: &str,
-        role: Role,
-        token_version: u64,
-        now: u64,
-    ) -> Result<String, ApiError> {
+    pub fn issue(&self, user_id: &str, role: Role, token_version: u64, now: u64) -> Result<String, ApiError> {
         let claims = Claims {
             sub: user_id.to_owned(),
             role,
@@ -86,8 +80,5 @@ impl JwtKeys {
 }
 
 pub fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -7,6 +7,20 @@
 //! | RefreshFamily   | `USER#<user_id>`    | `REFRESH#<family>`   |         |                                           |
 //! | UsernameGuard   | `USERNAME#<name>`   | `GUARD`              |         |                                           |
 //! | EmailGuard      | `EMAIL#<email>`     | `GUARD`              |         |                                           |
+//! | Habit           | `USER#<user_id>`    | `HABIT#<habit>`      | `HABITS`| `HABIT#<habit>`                           |
+//! | Entry           | `USER#<user_id>`    | `HABIT#<habit>#ENTRY#<yyyy-mm-dd>` |  |                                         |
+//! | HabitCategory   | `USER#<user_id>`    | `HABIT#<habit>#CAT#<category>` | `CATEGORY#<category>` | `USER#<user_id>#HABIT#<habit>` |
+//! | Category        | `CATEGORY#<cat>`    | `CATEGORY`           | `CATEGORIES` | `NAME#<lower name>#<cat>`            |
+//! | CategoryGuard   | `CATEGORYNAME#<lower name>` | `GUARD`      |         |                                           |
+//!
+//! GSI2 (`GSI2PK`, `GSI2SK`) holds a user's habits and entries by day: habits at
+//! `GSI2PK = USER#<user_id>, GSI2SK = HABIT#<habit>`, entries at `DAY#<yyyy-mm-dd>#<habit>`. As no
+//! entry is dated after today, `GSI2SK >= DAY#<today>` returns today's entries and every habit in
+//! one Query (`GET /me/today`), and `begins_with(GSI2SK, HABIT#)` lists the habits alone.
+//!
+//! A habit's own items (`HABIT#<habit>`, its category links `...#CAT#`, its entries `...#ENTRY#`)
+//! sort together, so the habit with its links, or the habit with its whole history, is one Query.
+//! ULIDs have a fixed length, so the prefix `HABIT#<habit>` never matches another habit.
 //!
 //! Ids are ULIDs (26 characters, lexicographically sortable by creation time); guards use the
 //! normalized (lower-case) username or e-mail so that uniqueness is case-insensitive.
@@ -18,6 +32,9 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 /// Attribute holding an epoch-seconds expiry; DynamoDB TTL deletes expired items.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
@@ -67,13 +84,80 @@ pub fn email_guard(email: &str) -> Key {
     Key::new(format!("EMAIL#{email}"), GUARD_SK)
 }
 
+pub const HABITS_GSI1PK: &str = "HABITS";
+pub const CATEGORIES_GSI1PK: &str = "CATEGORIES";
+pub const CATEGORY_SK: &str = "CATEGORY";
+
+pub fn habit_sk(habit_id: &str) -> String {
+    format!("HABIT#{habit_id}")
+}
+
+pub fn habit(user_id: &str, habit_id: &str) -> Key {
+    Key::new(user_pk(user_id), habit_sk(habit_id))
+}
+
+/// A habit's tracking entry of one day (ISO dates sort chronologically).
+pub fn entry(user_id: &str, habit_id: &str, date: chrono::NaiveDate) -> Key {
+    Key::new(user_pk(user_id), entry_sk(habit_id, date))
+}
+
+pub fn entry_sk(habit_id: &str, date: chrono::NaiveDate) -> String {
+    format!("HABIT#{habit_id}#ENTRY#{}", date.format("%Y-%m-%d"))
+}
+
+/// Sort-key bounds (inclusive) of a habit's items: the habit, its links and its entries.
+pub fn habit_range(habit_id: &str) -> (String, String) {
+    (habit_sk(habit_id), format!("HABIT#{habit_id}#~"))
+}
+
+/// Sort-key bounds of a habit and its category links (without entries: `CAT` < `ENTRY`).
+pub fn habit_with_links_range(habit_id: &str) -> (String, String) {
+    (habit_sk(habit_id), format!("HABIT#{habit_id}#CAT#~"))
+}
+
+/// Sort-key bounds of a habit's entries from `from` to `to` (inclusive).
+pub fn entries_range(habit_id: &str, from: chrono::NaiveDate, to: chrono::NaiveDate) -> (String, String) {
+    (entry_sk(habit_id, from), entry_sk(habit_id, to))
+}
+
+/// GSI2 sort key of an entry: by day, then habit.
+pub fn entry_gsi2sk(date: chrono::NaiveDate, habit_id: &str) -> String {
+    format!("DAY#{}#{habit_id}", date.format("%Y-%m-%d"))
+}
+
+pub fn day_gsi2sk_from(date: chrono::NaiveDate) -> String {
+    format!("DAY#{}", date.format("%Y-%m-%d"))
+}
+
+pub fn habit_category(user_id: &str, habit_id: &str, category_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("HABIT#{habit_id}#CAT#{category_id}"))
+}
+
+pub fn category_pk(category_id: &str) -> String {
+    format!("CATEGORY#{category_id}")
+}
+
+pub fn category(category_id: &str) -> Key {
+    Key::new(category_pk(category_id), CATEGORY_SK)
+}
+
+/// GSI1 sort key of a category: listed by name.
+pub fn category_gsi1sk(lower_name: &str, category_id: &str) -> String {
+    format!("NAME#{lower_name}#{category_id}")
+}
+
+/// GSI1 sort key of a habit-category link within the category's partition.
+pub fn link_gsi1sk(user_id: &str, habit_id: &str) -> String {
+    format!("{}#{}", user_pk(user_id), habit_sk(habit_id))
+}
+
+pub fn category_name_guard(lower_name: &str) -> Key {
+    Key::new(format!("CATEGORYNAME#{lower_name}"), GUARD_SK)
+}
+
 /// GSI1 sort key of a user: admin listings filter by role, or role and active, with `begins_with`.
 pub fn users_gsi1sk(role: Role, is_active: bool, user_id: &str) -> String {
-    format!(
-        "{}{}",
-        users_gsi1sk_prefix(Some(role), Some(is_active)),
-        user_id
-    )
+    format!("{}{}", users_gsi1sk_prefix(Some(role), Some(is_active)), user_id)
 }
 
 /// The `begins_with` prefix for an admin user listing. A filter on `is_active` alone cannot be a
@@ -105,20 +189,8 @@ mod tests {
 
     #[test]
     fn guards_have_their_own_partitions() {
-        assert_eq!(
-            username_guard("alice"),
-            Key {
-                pk: "USERNAME#alice".into(),
-                sk: "GUARD".into()
-            }
-        );
-        assert_eq!(
-            email_guard("a@b.co"),
-            Key {
-                pk: "EMAIL#a@b.co".into(),
-                sk: "GUARD".into()
-            }
-        );
+        assert_eq!(username_guard("alice"), Key { pk: "USERNAME#alice".into(), sk: "GUARD".into() });
+        assert_eq!(email_guard("a@b.co"), Key { pk: "EMAIL#a@b.co".into(), sk: "GUARD".into() });
     }
 
     #[test]
@@ -130,6 +202,39 @@ mod tests {
         assert!(sk.starts_with(&users_gsi1sk_prefix(Some(Role::Admin), Some(true))));
         assert!(!sk.starts_with(&users_gsi1sk_prefix(Some(Role::User), None)));
         assert!(!sk.starts_with(&users_gsi1sk_prefix(Some(Role::Admin), Some(false))));
+    }
+
+    #[test]
+    fn habit_items_sort_together_and_ranges_select_them() {
+        let (u, h) = ("U1", "01J00000000000000000000000");
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        let habit_key = habit(u, h).sk;
+        let link = habit_category(u, h, "C1").sk;
+        let e1 = entry(u, h, d("2026-01-09")).sk;
+        let e2 = entry(u, h, d("2026-01-10")).sk;
+        assert_eq!(e1, format!("HABIT#{h}#ENTRY#2026-01-09"));
+        assert!(habit_key < link && link < e1 && e1 < e2, "habit, links, entries in date order");
+        let (lo, hi) = habit_with_links_range(h);
+        assert!(lo <= habit_key && link <= hi && e1 > hi, "links range excludes entries");
+        let (lo, hi) = habit_range(h);
+        assert!(lo <= habit_key && e2 <= hi);
+        let other = habit(u, "01J00000000000000000000001").sk;
+        assert!(!(lo <= other && other <= hi), "another habit is outside the range");
+        let (lo, hi) = entries_range(h, d("2026-01-10"), d("2026-01-31"));
+        assert!(e1 < lo && lo <= e2 && e2 <= hi);
+        // GSI2: today's entries then habits, nothing of earlier days.
+        let from = day_gsi2sk_from(d("2026-01-10"));
+        assert!(entry_gsi2sk(d("2026-01-09"), h) < from);
+        assert!(entry_gsi2sk(d("2026-01-10"), h) >= from);
+        assert!(habit_sk(h) >= from);
+    }
+
+    #[test]
+    fn category_keys() {
+        assert_eq!(category("C1"), Key { pk: "CATEGORY#C1".into(), sk: "CATEGORY".into() });
+        assert_eq!(category_name_guard("reading").pk, "CATEGORYNAME#reading");
+        assert_eq!(link_gsi1sk("U1", "H1"), "USER#U1#HABIT#H1");
+        assert!(category_gsi1sk("apple", "Z") < category_gsi1sk("banana", "A"));
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct UserItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     pub password_hash: String,
+    /// Copy of the profile's time zone (IANA), kept with the account so that every request knows
+    /// the caller's "today" without another read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     pub role: Role,
     pub is_active: bool,
     /// Bumped by a password change, role change or deactivation: access tokens carrying an older
@@ -75,6 +79,7 @@ impl UserItem {
             email,
             phone,
             password_hash,
+            time_zone: None,
             role,
             is_active: true,
             token_version: 0,
@@ -82,6 +87,11 @@ impl UserItem {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The user's time zone (UTC until the profile names one).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(chrono_tz::UTC)
     }
 
     pub fn view(&self) -> UserView {
@@ -158,11 +168,7 @@ impl ProfileItem {
     }
 
     pub fn view(&self) -> ProfileView {
-        ProfileView {
-            user_id: self.user_id.clone(),
-            fields: self.fields.clone(),
-            updated_at: self.updated_at,
-        }
+        ProfileView { user_id: self.user_id.clone(), fields: self.fields.clone(), updated_at: self.updated_at }
     }
 }
 
@@ -187,12 +193,7 @@ pub struct GuardItem {
 
 impl GuardItem {
     pub fn new(key: keys::Key, entity: &str, user_id: &str) -> Self {
-        GuardItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity: entity.into(),
-            user_id: user_id.into(),
-        }
+        GuardItem { pk: key.pk, sk: key.sk, entity: entity.into(), user_id: user_id.into() }
     }
 }
 
@@ -221,6 +222,179 @@ impl RefreshFamilyItem {
     pub const ENTITY: &'static str = "RefreshFamily";
 }
 
+/// A numeric goal per day, e.g. 8 glasses.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub value: f64,
+    pub unit: String,
+}
+
+/// `USER#<id> / HABIT#<habit>`: a habit of one user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HabitItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    pub gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    pub gsi2sk: String,
+    pub habit_id: String,
+    pub user_id: String,
+    #[serde(flatten)]
+    pub fields: HabitFields,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The editable part of a habit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HabitFields {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub frequency: crate::schedule::Frequency,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    pub start_date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<NaiveDate>,
+    pub is_active: bool,
+}
+
+impl HabitItem {
+    pub const ENTITY: &'static str = "Habit";
+
+    pub fn new(user_id: &str, fields: HabitFields, now: DateTime<Utc>) -> Self {
+        let habit_id = ulid::Ulid::new().to_string();
+        let key = keys::habit(user_id, &habit_id);
+        HabitItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity: Self::ENTITY.into(),
+            gsi1pk: keys::HABITS_GSI1PK.into(),
+            gsi1sk: key.sk.clone(),
+            gsi2pk: key.pk,
+            gsi2sk: key.sk,
+            habit_id,
+            user_id: user_id.into(),
+            fields,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    pub fn schedule(&self) -> crate::schedule::Schedule {
+        crate::schedule::Schedule {
+            frequency: self.fields.frequency.clone(),
+            start_date: self.fields.start_date,
+            end_date: self.fields.end_date,
+        }
+    }
+}
+
+/// `USER#<id> / HABIT#<habit>#ENTRY#<date>`: one day of tracking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EntryItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI2PK")]
+    pub gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    pub gsi2sk: String,
+    pub habit_id: String,
+    pub user_id: String,
+    pub date: NaiveDate,
+    pub status: crate::schedule::Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_completed: Option<f64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl EntryItem {
+    pub const ENTITY: &'static str = "Entry";
+}
+
+/// `CATEGORY#<id> / CATEGORY`: an admin-managed category.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CategoryItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub category_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `active`, or `deleting` while its links are being removed (no new links then).
+    pub status: String,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl CategoryItem {
+    pub const ENTITY: &'static str = "Category";
+    pub const ACTIVE: &'static str = "active";
+    pub const DELETING: &'static str = "deleting";
+}
+
+/// `USER#<id> / HABIT#<habit>#CAT#<category>`: a habit filed under a category; GSI1 lists a
+/// category's habits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HabitCategoryItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub user_id: String,
+    pub habit_id: String,
+    pub category_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl HabitCategoryItem {
+    pub const ENTITY: &'static str = "HabitCategory";
+
+    pub fn new(user_id: &str, habit_id: &str, category_id: &str, now: DateTime<Utc>) -> Self {
+        let key = keys::habit_category(user_id, habit_id, category_id);
+        HabitCategoryItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi1pk: keys::category_pk(category_id),
+            gsi1sk: keys::link_gsi1sk(user_id, habit_id),
+            user_id: user_id.into(),
+            habit_id: habit_id.into(),
+            category_id: category_id.into(),
+            created_at: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,35 +404,49 @@ mod tests {
     #[test]
     fn user_item_shape() {
         let now = Utc::now();
-        let u = UserItem::new(
-            "U1".into(),
-            "ann".into(),
-            "ann@x.io".into(),
-            None,
-            "$argon2id$h".into(),
-            Role::User,
-            now,
-        );
+        let u =
+            UserItem::new("U1".into(), "ann".into(), "ann@x.io".into(), None, "$argon2id$h".into(), Role::User, now);
         let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&u).unwrap();
         assert_eq!(item["PK"], AttributeValue::S("USER#U1".into()));
         assert_eq!(item["SK"], AttributeValue::S("USER".into()));
         assert_eq!(item["entity"], AttributeValue::S("User".into()));
         assert_eq!(item["GSI1PK"], AttributeValue::S("USERS".into()));
-        assert_eq!(
-            item["GSI1SK"],
-            AttributeValue::S("ROLE#user#ACTIVE#1#USER#U1".into())
-        );
+        assert_eq!(item["GSI1SK"], AttributeValue::S("ROLE#user#ACTIVE#1#USER#U1".into()));
         assert_eq!(item["role"], AttributeValue::S("user".into()));
         assert_eq!(item["is_active"], AttributeValue::Bool(true));
         assert_eq!(item["version"], AttributeValue::N("1".into()));
-        assert!(
-            !item.contains_key("phone"),
-            "absent phone is not stored as NULL"
-        );
+        assert!(!item.contains_key("phone"), "absent phone is not stored as NULL");
         let back: UserItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back.view(), u.view());
         let view = serde_json::to_value(u.view()).unwrap();
         assert!(view.get("password_hash").is_none() && view.get("token_version").is_none());
+    }
+
+    #[test]
+    fn habit_item_shape() {
+        use crate::schedule::{Day, Frequency};
+        let fields = HabitFields {
+            title: "Gym".into(),
+            description: None,
+            frequency: Frequency::Weekdays { days: vec![Day::Mon, Day::Wed] },
+            target: Some(Target { value: 8.0, unit: "glasses".into() }),
+            start_date: "2026-01-05".parse().unwrap(),
+            end_date: None,
+            is_active: true,
+        };
+        let h = HabitItem::new("U1", fields.clone(), Utc::now());
+        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&h).unwrap();
+        assert_eq!(item["PK"], AttributeValue::S("USER#U1".into()));
+        assert_eq!(item["SK"], AttributeValue::S(format!("HABIT#{}", h.habit_id)));
+        assert_eq!(item["entity"], AttributeValue::S("Habit".into()));
+        assert_eq!(item["GSI1PK"], AttributeValue::S("HABITS".into()));
+        assert_eq!(item["GSI2PK"], AttributeValue::S("USER#U1".into()));
+        assert_eq!(item["start_date"], AttributeValue::S("2026-01-05".into()));
+        assert!(
+            matches!(&item["frequency"], AttributeValue::M(m) if m["type"] == AttributeValue::S("weekdays".into()))
+        );
+        let back: HabitItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back.fields, fields);
     }
 
     #[test]

@@ -20,17 +20,12 @@ fn hasher() -> Argon2<'static> {
 fn hash_blocking(password: &str) -> Result<String, ApiError> {
     let salt_bytes: [u8; 16] = rand::random();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(ApiError::internal)?;
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(ApiError::internal)
+    hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(ApiError::internal)
 }
 
 /// Hashes a policy-checked password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
 pub async fn hash(password: Password) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || hash_blocking(password.expose()))
-        .await
-        .map_err(ApiError::internal)?
+    tokio::task::spawn_blocking(move || hash_blocking(password.expose())).await.map_err(ApiError::internal)?
 }
 
 /// A hash of a random password, computed once: verifying against it when the user does not
@@ -49,9 +44,7 @@ pub async fn verify(candidate: String, phc: Option<String>) -> Result<bool, ApiE
     tokio::task::spawn_blocking(move || {
         let stored = phc.as_deref().unwrap_or_else(|| dummy_hash());
         let parsed = PasswordHash::new(stored).map_err(ApiError::internal)?;
-        let ok = hasher()
-            .verify_password(candidate.as_bytes(), &parsed)
-            .is_ok();
+        let ok = hasher().verify_password(candidate.as_bytes(), &parsed).is_ok();
         Ok(ok && phc.is_some())
     })
     .await
@@ -64,19 +57,11 @@ mod tests {
 
     #[tokio::test]
     async fn hash_is_argon2id_with_owasp_parameters_and_verifies() {
-        let h = hash(Password::parse("correct horse battery", None, None).unwrap())
-            .await
-            .unwrap();
+        let h = hash(Password::parse("correct horse battery", None, None).unwrap()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse battery".into(), Some(h.clone()))
-            .await
-            .unwrap());
-        assert!(!verify("wrong horse battery".into(), Some(h.clone()))
-            .await
-            .unwrap());
-        let h2 = hash(Password::parse("correct horse battery", None, None).unwrap())
-            .await
-            .unwrap();
+        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(!verify("wrong horse battery".into(), Some(h.clone())).await.unwrap());
+        let h2 = hash(Password::parse("correct horse battery", None, None).unwrap()).await.unwrap();
         assert_ne!(h, h2, "salts differ");
     }
 

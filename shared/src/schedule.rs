@@ -77,27 +77,17 @@ impl Frequency {
                 sorted.sort();
                 sorted.dedup();
                 if days.is_empty() || sorted.len() != days.len() {
-                    return Err((
-                        "frequency.days",
-                        "must list each weekday at most once, at least one".into(),
-                    ));
+                    return Err(("frequency.days", "must list each weekday at most once, at least one".into()));
                 }
                 Ok(())
             }
             Frequency::TimesPerWeek { times } if (1..=7).contains(times) => Ok(()),
-            Frequency::TimesPerWeek { .. } => {
-                Err(("frequency.times", "must be between 1 and 7".into()))
-            }
+            Frequency::TimesPerWeek { .. } => Err(("frequency.times", "must be between 1 and 7".into())),
             Frequency::TimesPerPeriod { period_days, .. } if !(1..=365).contains(period_days) => {
                 Err(("frequency.period_days", "must be between 1 and 365".into()))
             }
-            Frequency::TimesPerPeriod { times, period_days }
-                if *times < 1 || times > period_days =>
-            {
-                Err((
-                    "frequency.times",
-                    "must be between 1 and period_days".into(),
-                ))
+            Frequency::TimesPerPeriod { times, period_days } if *times < 1 || times > period_days => {
+                Err(("frequency.times", "must be between 1 and period_days".into()))
             }
             Frequency::TimesPerPeriod { .. } => Ok(()),
         }
@@ -167,29 +157,14 @@ pub fn today_in(tz: chrono_tz::Tz, now: DateTime<Utc>) -> NaiveDate {
 pub fn stats(schedule: &Schedule, entries: &BTreeMap<NaiveDate, Mark>, today: NaiveDate) -> Stats {
     let last = schedule.end_date.map_or(today, |end| end.min(today));
     let in_range = |d: &NaiveDate| *d >= schedule.start_date && *d <= last;
-    let done: Vec<NaiveDate> = entries
-        .iter()
-        .filter(|(d, m)| in_range(d) && m.status == Status::Done)
-        .map(|(d, _)| *d)
-        .collect();
-    let total_units = entries
-        .iter()
-        .filter(|(d, _)| in_range(d))
-        .map(|(_, m)| m.units)
-        .sum();
+    let done: Vec<NaiveDate> =
+        entries.iter().filter(|(d, m)| in_range(d) && m.status == Status::Done).map(|(d, _)| *d).collect();
+    let total_units = entries.iter().filter(|(d, _)| in_range(d)).map(|(_, m)| m.units).sum();
     let (current, longest, unit) = match schedule.frequency.period() {
         None => day_streaks(schedule, entries, today, last),
         Some((times, len)) => {
             let (c, l) = period_streaks(schedule, entries, today, last, times, len);
-            (
-                c,
-                l,
-                if matches!(schedule.frequency, Frequency::TimesPerWeek { .. }) {
-                    "weeks"
-                } else {
-                    "periods"
-                },
-            )
+            (c, l, if matches!(schedule.frequency, Frequency::TimesPerWeek { .. }) { "weeks" } else { "periods" })
         }
     };
     let rate = |w: i64| completion_rate(schedule, entries, today, last, w);
@@ -259,9 +234,8 @@ fn period_streaks(
         let to = end.min(hard_end);
         let available = (to - from).num_days() as u32 + 1;
         let needed = times.min(available);
-        let done = days(from, to.min(last))
-            .filter(|d| entries.get(d).is_some_and(|m| m.status == Status::Done))
-            .count() as u32;
+        let done = days(from, to.min(last)).filter(|d| entries.get(d).is_some_and(|m| m.status == Status::Done)).count()
+            as u32;
         let in_progress = today <= end && today >= start && to > today;
         if done >= needed {
             run += 1;
@@ -320,26 +294,11 @@ mod tests {
     }
 
     fn hist(marks: &[(&str, Status)]) -> BTreeMap<NaiveDate, Mark> {
-        marks
-            .iter()
-            .map(|(d, s)| {
-                (
-                    date(d),
-                    Mark {
-                        status: *s,
-                        units: 1.0,
-                    },
-                )
-            })
-            .collect()
+        marks.iter().map(|(d, s)| (date(d), Mark { status: *s, units: 1.0 })).collect()
     }
 
     fn sched(frequency: Frequency, start: &str) -> Schedule {
-        Schedule {
-            frequency,
-            start_date: date(start),
-            end_date: None,
-        }
+        Schedule { frequency, start_date: date(start), end_date: None }
     }
 
     use Status::*;
@@ -366,35 +325,15 @@ mod tests {
         let st = stats(&s, &h, date("2026-03-09")); // 03-08 now a past day with no entry
         assert_eq!(st.current_streak, 0);
         let mut h2 = h.clone();
-        h2.insert(
-            date("2026-03-08"),
-            Mark {
-                status: Missed,
-                units: 0.0,
-            },
-        );
-        assert_eq!(
-            stats(&s, &h2, date("2026-03-08")).current_streak,
-            0,
-            "explicitly missed today breaks"
-        );
+        h2.insert(date("2026-03-08"), Mark { status: Missed, units: 0.0 });
+        assert_eq!(stats(&s, &h2, date("2026-03-08")).current_streak, 0, "explicitly missed today breaks");
     }
 
     #[test]
     fn weekday_schedule_ignores_unscheduled_days() {
         // Mon/Wed/Fri from Monday 2026-03-02.
-        let s = sched(
-            Frequency::Weekdays {
-                days: vec![Day::Mon, Day::Wed, Day::Fri],
-            },
-            "2026-03-02",
-        );
-        let h = hist(&[
-            ("2026-03-02", Done),
-            ("2026-03-04", Done),
-            ("2026-03-06", Done),
-            ("2026-03-09", Done),
-        ]);
+        let s = sched(Frequency::Weekdays { days: vec![Day::Mon, Day::Wed, Day::Fri] }, "2026-03-02");
+        let h = hist(&[("2026-03-02", Done), ("2026-03-04", Done), ("2026-03-06", Done), ("2026-03-09", Done)]);
         let st = stats(&s, &h, date("2026-03-10")); // Tuesday: not scheduled
         assert_eq!((st.current_streak, st.longest_streak), (4, 4));
         let st = stats(&s, &h, date("2026-03-12")); // Thursday; Wed 03-11 missed
@@ -418,10 +357,7 @@ mod tests {
             ("2026-03-16", Done), // week 3: 1 (in progress on 03-18)
         ]);
         let st = stats(&s, &h, date("2026-03-18"));
-        assert_eq!(
-            (st.current_streak, st.longest_streak, st.streak_unit),
-            (2, 2, "weeks")
-        );
+        assert_eq!((st.current_streak, st.longest_streak, st.streak_unit), (2, 2, "weeks"));
         let st = stats(&s, &h, date("2026-03-23")); // week 3 over with 1 of 3: broken
         assert_eq!((st.current_streak, st.longest_streak), (0, 2));
     }
@@ -436,129 +372,57 @@ mod tests {
 
     #[test]
     fn times_per_period_starts_at_the_start_date() {
-        let s = sched(
-            Frequency::TimesPerPeriod {
-                times: 2,
-                period_days: 3,
-            },
-            "2026-03-01",
-        );
-        let h = hist(&[
-            ("2026-03-01", Done),
-            ("2026-03-03", Done),
-            ("2026-03-04", Done),
-            ("2026-03-05", Done),
-        ]);
+        let s = sched(Frequency::TimesPerPeriod { times: 2, period_days: 3 }, "2026-03-01");
+        let h = hist(&[("2026-03-01", Done), ("2026-03-03", Done), ("2026-03-04", Done), ("2026-03-05", Done)]);
         let st = stats(&s, &h, date("2026-03-07"));
-        assert_eq!(
-            (st.current_streak, st.longest_streak, st.streak_unit),
-            (2, 2, "periods")
-        );
+        assert_eq!((st.current_streak, st.longest_streak, st.streak_unit), (2, 2, "periods"));
     }
 
     #[test]
     fn end_date_and_start_date_bound_everything() {
         let mut s = sched(Frequency::Daily, "2026-03-05");
         s.end_date = Some(date("2026-03-06"));
-        let h = hist(&[
-            ("2026-03-04", Done),
-            ("2026-03-05", Done),
-            ("2026-03-06", Done),
-            ("2026-03-07", Done),
-        ]);
+        let h = hist(&[("2026-03-04", Done), ("2026-03-05", Done), ("2026-03-06", Done), ("2026-03-07", Done)]);
         let st = stats(&s, &h, date("2026-03-20"));
         assert_eq!(st.total_done, 2);
         assert_eq!(st.current_streak, 2);
         assert_eq!(st.completion_rate_7d, None, "window after the end date");
-        assert_eq!(
-            stats(
-                &sched(Frequency::Daily, "2026-04-01"),
-                &h,
-                date("2026-03-20")
-            )
-            .completion_rate_30d,
-            None
-        );
+        assert_eq!(stats(&sched(Frequency::Daily, "2026-04-01"), &h, date("2026-03-20")).completion_rate_30d, None);
     }
 
     #[test]
     fn today_follows_the_users_time_zone() {
         let now: DateTime<Utc> = "2026-03-01T20:00:00Z".parse().unwrap();
-        assert_eq!(
-            today_in(chrono_tz::Asia::Kolkata, now),
-            date("2026-03-02"),
-            "+05:30 is past midnight"
-        );
-        assert_eq!(
-            today_in(chrono_tz::America::New_York, now),
-            date("2026-03-01")
-        );
+        assert_eq!(today_in(chrono_tz::Asia::Kolkata, now), date("2026-03-02"), "+05:30 is past midnight");
+        assert_eq!(today_in(chrono_tz::America::New_York, now), date("2026-03-01"));
         let late: DateTime<Utc> = "2026-03-02T04:59:00Z".parse().unwrap();
-        assert_eq!(
-            today_in(chrono_tz::America::New_York, late),
-            date("2026-03-01"),
-            "23:59 EST"
-        );
+        assert_eq!(today_in(chrono_tz::America::New_York, late), date("2026-03-01"), "23:59 EST");
         // DST: New York springs forward on 2026-03-08 (UTC-5 -> UTC-4), falls back on 2026-11-01.
         let after_spring: DateTime<Utc> = "2026-03-09T03:30:00Z".parse().unwrap();
-        assert_eq!(
-            today_in(chrono_tz::America::New_York, after_spring),
-            date("2026-03-08"),
-            "23:30 EDT"
-        );
+        assert_eq!(today_in(chrono_tz::America::New_York, after_spring), date("2026-03-08"), "23:30 EDT");
         let fall: DateTime<Utc> = "2026-11-02T04:30:00Z".parse().unwrap();
-        assert_eq!(
-            today_in(chrono_tz::America::New_York, fall),
-            date("2026-11-01"),
-            "23:30 EST after fall-back"
-        );
+        assert_eq!(today_in(chrono_tz::America::New_York, fall), date("2026-11-01"), "23:30 EST after fall-back");
         // Berlin: 2026-03-29 has 23 hours; 23:30 local is 21:30Z.
         let berlin: DateTime<Utc> = "2026-03-29T21:30:00Z".parse().unwrap();
-        assert_eq!(
-            today_in(chrono_tz::Europe::Berlin, berlin),
-            date("2026-03-29")
-        );
+        assert_eq!(today_in(chrono_tz::Europe::Berlin, berlin), date("2026-03-29"));
     }
 
     #[test]
     fn a_dst_day_is_one_calendar_day_for_streaks() {
         let s = sched(Frequency::Daily, "2026-03-07");
-        let h = hist(&[
-            ("2026-03-07", Done),
-            ("2026-03-08", Done),
-            ("2026-03-09", Done),
-        ]);
+        let h = hist(&[("2026-03-07", Done), ("2026-03-08", Done), ("2026-03-09", Done)]);
         assert_eq!(stats(&s, &h, date("2026-03-09")).current_streak, 3);
     }
 
     #[test]
     fn frequency_validation() {
         assert!(Frequency::Weekdays { days: vec![] }.validate().is_err());
-        assert!(Frequency::Weekdays {
-            days: vec![Day::Mon, Day::Mon]
-        }
-        .validate()
-        .is_err());
+        assert!(Frequency::Weekdays { days: vec![Day::Mon, Day::Mon] }.validate().is_err());
         assert!(Frequency::TimesPerWeek { times: 0 }.validate().is_err());
         assert!(Frequency::TimesPerWeek { times: 8 }.validate().is_err());
-        assert!(Frequency::TimesPerPeriod {
-            times: 4,
-            period_days: 3
-        }
-        .validate()
-        .is_err());
-        assert!(Frequency::TimesPerPeriod {
-            times: 1,
-            period_days: 0
-        }
-        .validate()
-        .is_err());
-        assert!(Frequency::TimesPerPeriod {
-            times: 2,
-            period_days: 10
-        }
-        .validate()
-        .is_ok());
+        assert!(Frequency::TimesPerPeriod { times: 4, period_days: 3 }.validate().is_err());
+        assert!(Frequency::TimesPerPeriod { times: 1, period_days: 0 }.validate().is_err());
+        assert!(Frequency::TimesPerPeriod { times: 2, period_days: 10 }.validate().is_ok());
     }
 
     // ---- property test: the streaks against a deliberately naive reference ----------------------
@@ -654,9 +518,8 @@ mod tests {
         ];
         prop_oneof![
             Just(Frequency::Daily),
-            proptest::collection::btree_set(day, 1..=7).prop_map(|d| Frequency::Weekdays {
-                days: d.into_iter().collect()
-            }),
+            proptest::collection::btree_set(day, 1..=7)
+                .prop_map(|d| Frequency::Weekdays { days: d.into_iter().collect() }),
             (1u32..=7).prop_map(|times| Frequency::TimesPerWeek { times }),
             (1u32..=10)
                 .prop_flat_map(|p| (1..=p, Just(p)))

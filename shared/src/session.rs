@@ -35,22 +35,12 @@ pub struct RefreshToken {
 impl RefreshToken {
     pub fn parse(raw: &str) -> Option<Self> {
         let mut parts = raw.split('.');
-        let (prefix, user_id, family_id, secret) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let (prefix, user_id, family_id, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
         let is_id = |s: &str| s.parse::<ulid::Ulid>().is_ok();
-        if prefix != PREFIX
-            || parts.next().is_some()
-            || !is_id(user_id)
-            || !is_id(family_id)
-            || secret.len() != 43
-        {
+        if prefix != PREFIX || parts.next().is_some() || !is_id(user_id) || !is_id(family_id) || secret.len() != 43 {
             return None;
         }
-        Some(RefreshToken {
-            user_id: user_id.into(),
-            family_id: family_id.into(),
-            secret: secret.into(),
-        })
+        Some(RefreshToken { user_id: user_id.into(), family_id: family_id.into(), secret: secret.into() })
     }
 
     pub fn hash(&self) -> String {
@@ -70,16 +60,9 @@ fn refresh_expiry(state: &AppState) -> i64 {
     (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64
 }
 
-fn pair(
-    state: &AppState,
-    user: &UserItem,
-    family_id: &str,
-    secret: &str,
-) -> Result<TokenPair, ApiError> {
+fn pair(state: &AppState, user: &UserItem, family_id: &str, secret: &str) -> Result<TokenPair, ApiError> {
     Ok(TokenPair {
-        access_token: state
-            .jwt
-            .issue(&user.user_id, user.role, user.token_version, now_epoch())?,
+        access_token: state.jwt.issue(&user.user_id, user.role, user.token_version, now_epoch())?,
         token_type: "Bearer".into(),
         expires_in: state.jwt.ttl.as_secs(),
         refresh_token: format!("{PREFIX}.{}.{family_id}.{secret}", user.user_id),
@@ -112,65 +95,42 @@ const INVALID: ApiError = ApiError::Unauthorized("invalid or expired refresh tok
 /// Exchanges a refresh token for a new pair; the presented token is spent.
 pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError> {
     let token = RefreshToken::parse(raw).ok_or(INVALID)?;
-    let family = state
-        .db
-        .get_refresh_family(&token.user_id, &token.family_id)
-        .await?
-        .ok_or(INVALID)?;
+    let family = state.db.get_refresh_family(&token.user_id, &token.family_id).await?.ok_or(INVALID)?;
     let presented = token.hash();
     if family.expires_at_epoch <= now_epoch() as i64 {
         return Err(INVALID);
     }
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        presented.as_bytes(),
-        family.current_hash.as_bytes(),
-    )) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), family.current_hash.as_bytes())) {
         if family.rotated_hashes.iter().any(|h| h == &presented) {
             tracing::warn!(user_id = %token.user_id, family_id = %token.family_id, "refresh token reuse: family revoked");
-            state
-                .db
-                .delete_refresh_family(&token.user_id, &token.family_id)
-                .await?;
+            state.db.delete_refresh_family(&token.user_id, &token.family_id).await?;
         }
         return Err(INVALID);
     }
-    let user = state
-        .db
-        .get_user(&token.user_id, true)
-        .await?
-        .ok_or(INVALID)?;
+    let user = state.db.get_user(&token.user_id, true).await?.ok_or(INVALID)?;
     if !user.is_active || user.token_version != family.token_version {
         return Err(INVALID);
     }
     let secret = new_secret();
-    state
-        .db
-        .rotate_refresh_family(&family, &hash_secret(&secret), refresh_expiry(state))
-        .await
-        .map_err(|e| match e {
+    state.db.rotate_refresh_family(&family, &hash_secret(&secret), refresh_expiry(state)).await.map_err(
+        |e| match e {
             // Another request spent this token first: it is no longer valid for this one.
             ApiError::Conflict { .. } => INVALID,
             other => other,
-        })?;
+        },
+    )?;
     pair(state, &user, &token.family_id, &secret)
 }
 
 /// Ends the session a refresh token belongs to (logout). Unknown tokens are ignored.
 pub async fn end(state: &AppState, raw: &str) -> Result<(), ApiError> {
     let token = RefreshToken::parse(raw).ok_or(INVALID)?;
-    let Some(family) = state
-        .db
-        .get_refresh_family(&token.user_id, &token.family_id)
-        .await?
-    else {
+    let Some(family) = state.db.get_refresh_family(&token.user_id, &token.family_id).await? else {
         return Ok(());
     };
     let presented = token.hash();
     if presented == family.current_hash || family.rotated_hashes.contains(&presented) {
-        state
-            .db
-            .delete_refresh_family(&token.user_id, &token.family_id)
-            .await?;
+        state.db.delete_refresh_family(&token.user_id, &token.family_id).await?;
     }
     Ok(())
 }
@@ -186,10 +146,7 @@ mod tests {
         let f = ulid::Ulid::new().to_string();
         let secret = new_secret();
         let t = RefreshToken::parse(&format!("rt1.{u}.{f}.{secret}")).unwrap();
-        assert_eq!(
-            (t.user_id.as_str(), t.family_id.as_str()),
-            (u.as_str(), f.as_str())
-        );
+        assert_eq!((t.user_id.as_str(), t.family_id.as_str()), (u.as_str(), f.as_str()));
         assert_eq!(t.hash(), hash_secret(&secret));
         assert!(RefreshToken::parse(&format!("rt2.{u}.{f}.{secret}")).is_none());
         assert!(RefreshToken::parse(&format!("rt1.{u}.{f}.{secret}.x")).is_none());

@@ -19,10 +19,7 @@ pub const AUDIENCE: &str = "habit-tracker-api";
 pub const PASSWORD: &str = "correct horse battery";
 
 fn repo_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 /// The DynamoDB Local endpoint, started on first use when none is given.
@@ -84,28 +81,26 @@ pub struct Function {
     pub router: Router,
 }
 
+/// Builds a function's router from the shared state (each function's `app`).
+pub type MakeRouter = fn(AppState) -> Router;
+
+/// Every function of the workspace: binary name, routes, router. The route and infra tests read
+/// this list, so a new function is checked once it is added here.
+pub const FUNCTIONS: &[(&str, &[Route], MakeRouter)] = &[
+    ("auth", auth::ROUTES, auth::app),
+    ("users", users::ROUTES, users::app),
+    ("habits", habits::ROUTES, habits::app),
+    ("categories", categories::ROUTES, categories::app),
+];
+
 pub fn functions(state: &AppState) -> Vec<Function> {
-    vec![
-        Function {
-            name: "auth",
-            routes: auth::ROUTES,
-            router: auth::app(state.clone()),
-        },
-        Function {
-            name: "users",
-            routes: users::ROUTES,
-            router: users::app(state.clone()),
-        },
-    ]
+    FUNCTIONS.iter().map(|(name, routes, app)| Function { name, routes, router: app(state.clone()) }).collect()
 }
 
 /// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
-    p.len() == a.len()
-        && p.iter()
-            .zip(&a)
-            .all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
 }
 
 pub struct Response {
@@ -119,16 +114,9 @@ impl Response {
     #[track_caller]
     pub fn problem(&self, status: u16) -> &Value {
         assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(
-            self.headers[http::header::CONTENT_TYPE],
-            "application/problem+json"
-        );
+        assert_eq!(self.headers[http::header::CONTENT_TYPE], "application/problem+json");
         assert_eq!(self.body["status"], status);
-        assert!(
-            self.body["type"].is_string()
-                && self.body["title"].is_string()
-                && self.body["detail"].is_string()
-        );
+        assert!(self.body["type"].is_string() && self.body["title"].is_string() && self.body["detail"].is_string());
         &self.body
     }
 
@@ -136,16 +124,9 @@ impl Response {
     #[track_caller]
     pub fn names_field(&self, field: &str) {
         let body = self.problem(400);
-        let fields: Vec<&str> = body["errors"]
-            .as_array()
-            .expect("errors")
-            .iter()
-            .filter_map(|e| e["field"].as_str())
-            .collect();
-        assert!(
-            fields.contains(&field),
-            "expected field {field} in {fields:?}"
-        );
+        let fields: Vec<&str> =
+            body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
+        assert!(fields.contains(&field), "expected field {field} in {fields:?}");
     }
 }
 
@@ -169,39 +150,26 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        // `TEST_LOG=debug cargo test ...` shows the functions' logs.
+        if let Ok(level) = std::env::var("TEST_LOG") {
+            shared::telemetry::init(level.parse().unwrap_or(tracing::Level::DEBUG));
+        }
         let table = format!("t-{}", ulid::Ulid::new());
         let client = client();
-        shared::storage::table::create_table(&client, &table)
-            .await
-            .expect("create table");
+        shared::storage::table::create_table(&client, &table).await.expect("create table");
         let state = AppState::new(config(&table), client.clone());
         let functions = functions(&state);
-        TestApp {
-            table,
-            client,
-            state,
-            functions,
-        }
+        TestApp { table, client, state, functions }
     }
 
     /// Sends a request to the function API Gateway would route it to.
-    pub async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Response {
-        let mut req = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(path);
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
         let req = match body {
-            Some(b) => req
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         }
         .unwrap();
@@ -210,26 +178,20 @@ impl TestApp {
 
     pub async fn send(&self, req: Request<Body>) -> Response {
         let path = req.uri().path().to_owned();
+        let method = req.method().clone();
         let router = self
             .functions
             .iter()
-            .find(|f| f.routes.iter().any(|r| path_matches(r.path, &path)))
+            .find(|f| f.routes.iter().any(|r| path_matches(r.path, &path) && r.method == method.as_str()))
+            .or_else(|| self.functions.iter().find(|f| f.routes.iter().any(|r| path_matches(r.path, &path))))
             .unwrap_or(&self.functions[0])
             .router
             .clone();
         let res = router.oneshot(req).await.unwrap();
         let (parts, body) = res.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-        };
-        Response {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Response { status: parts.status, headers: parts.headers, body }
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
@@ -240,12 +202,7 @@ impl TestApp {
     pub async fn register(&self, name: &str) -> Session {
         let email = format!("{name}@example.com");
         let r = self
-            .call(
-                "POST",
-                "/auth/register",
-                None,
-                Some(json!({"username": name, "email": email, "password": PASSWORD})),
-            )
+            .call("POST", "/auth/register", None, Some(json!({"username": name, "email": email, "password": PASSWORD})))
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         session_of(&r.body)
@@ -253,35 +210,17 @@ impl TestApp {
 
     /// Creates an admin directly in the table (as `habit-admin create-admin` does) and logs in.
     pub async fn admin(&self, name: &str) -> Session {
-        let user = auth::new_user(
-            name,
-            &format!("{name}@example.com"),
-            None,
-            PASSWORD,
-            Role::Admin,
-        )
-        .await
-        .unwrap();
+        let user = auth::new_user(name, &format!("{name}@example.com"), None, PASSWORD, Role::Admin).await.unwrap();
         self.state
             .db
-            .create_user(
-                &user,
-                &shared::models::ProfileItem::empty(&user.user_id, user.created_at),
-            )
+            .create_user(&user, &shared::models::ProfileItem::empty(&user.user_id, user.created_at))
             .await
             .unwrap();
         self.login(name).await
     }
 
     pub async fn login(&self, name: &str) -> Session {
-        let r = self
-            .call(
-                "POST",
-                "/auth/login",
-                None,
-                Some(json!({"username": name, "password": PASSWORD})),
-            )
-            .await;
+        let r = self.call("POST", "/auth/login", None, Some(json!({"username": name, "password": PASSWORD}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         session_of(&r.body)
     }
@@ -291,14 +230,7 @@ impl TestApp {
         let mut out = Vec::new();
         let mut start = None;
         loop {
-            let page = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
+            let page = self.client.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
             out.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -311,32 +243,16 @@ impl TestApp {
 
     /// Items whose `entity` is `entity`.
     pub async fn count(&self, entity: &str) -> usize {
-        self.items()
-            .await
-            .iter()
-            .filter(|i| i.get("entity") == Some(&AttributeValue::S(entity.into())))
-            .count()
+        self.items().await.iter().filter(|i| i.get("entity") == Some(&AttributeValue::S(entity.into()))).count()
     }
 }
 
 pub fn session_of(body: &Value) -> Session {
     Session {
-        user_id: body["user"]["user_id"]
-            .as_str()
-            .expect("user_id")
-            .to_owned(),
-        username: body["user"]["username"]
-            .as_str()
-            .expect("username")
-            .to_owned(),
+        user_id: body["user"]["user_id"].as_str().expect("user_id").to_owned(),
+        username: body["user"]["username"].as_str().expect("username").to_owned(),
         email: body["user"]["email"].as_str().expect("email").to_owned(),
-        access: body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned(),
-        refresh: body["refresh_token"]
-            .as_str()
-            .expect("refresh_token")
-            .to_owned(),
+        access: body["access_token"].as_str().expect("access_token").to_owned(),
+        refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
     }
 }

@@ -14,19 +14,14 @@ fn root() -> std::path::PathBuf {
 }
 
 fn template() -> Y {
-    serde_yaml::from_str(&std::fs::read_to_string(root().join("infra/template.yaml")).unwrap())
-        .unwrap()
+    serde_yaml::from_str(&std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()).unwrap()
 }
 
 /// Routes declared in code, with the binary that serves them.
 fn code_routes() -> RouteSet {
-    [("auth", auth::ROUTES), ("users", users::ROUTES)]
-        .into_iter()
-        .flat_map(|(f, routes)| {
-            routes
-                .iter()
-                .map(move |r| (f.to_owned(), r.method.to_owned(), r.path.to_owned()))
-        })
+    habit_tests::FUNCTIONS
+        .iter()
+        .flat_map(|(f, routes, _)| routes.iter().map(move |r| (f.to_string(), r.method.to_owned(), r.path.to_owned())))
         .collect()
 }
 
@@ -52,17 +47,11 @@ fn template_routes_match_code_routes() {
     let t = template();
     let mut declared = RouteSet::new();
     for (name, f) in functions(&t) {
-        let binary = f["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{name}: no Binary"));
+        let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap_or_else(|| panic!("{name}: no Binary"));
         if let Some(events) = f["Properties"]["Events"].as_mapping() {
             for (_, e) in events.iter().filter(|(_, e)| e["Type"] == "HttpApi") {
                 let p = &e["Properties"];
-                assert_eq!(
-                    untag(&p["ApiId"]).as_str(),
-                    Some("HttpApi"),
-                    "{name}: event on another API"
-                );
+                assert_eq!(untag(&p["ApiId"]).as_str(), Some("HttpApi"), "{name}: event on another API");
                 declared.insert((
                     binary.to_owned(),
                     p["Method"].as_str().unwrap().to_uppercase(),
@@ -74,29 +63,17 @@ fn template_routes_match_code_routes() {
     let code = code_routes();
     let missing: Vec<_> = code.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&code).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing from template: {missing:?}\nnot in code: {extra:?}"
-    );
+    assert!(missing.is_empty() && extra.is_empty(), "missing from template: {missing:?}\nnot in code: {extra:?}");
 }
 
 #[test]
 fn local_router_matches_code_routes() {
-    let cargo: toml::Table = std::fs::read_to_string(root().join("Cargo.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
-        .as_table()
-        .expect("watch router");
+    let cargo: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
+    let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("watch router");
     let mut local = RouteSet::new();
     for (path, targets) in router {
         for t in targets.as_array().expect("method list") {
-            local.insert((
-                t["function"].as_str().unwrap().into(),
-                t["method"].as_str().unwrap().into(),
-                path.clone(),
-            ));
+            local.insert((t["function"].as_str().unwrap().into(), t["method"].as_str().unwrap().into(), path.clone()));
         }
     }
     let code = code_routes();
@@ -122,20 +99,9 @@ fn every_function_binary_exists_and_runs_on_al2023_arm64() {
         };
         assert_eq!(get("Runtime").as_str(), Some("provided.al2023"), "{name}");
         assert_eq!(get("Architectures")[0].as_str(), Some("arm64"), "{name}");
-        assert_eq!(
-            f["Metadata"]["BuildMethod"].as_str(),
-            Some("rust-cargolambda"),
-            "{name}"
-        );
+        assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
         let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        assert!(
-            root()
-                .join("functions")
-                .join(binary)
-                .join("src/main.rs")
-                .exists(),
-            "{name}: no crate for {binary}"
-        );
+        assert!(root().join("functions").join(binary).join("src/main.rs").exists(), "{name}: no crate for {binary}");
     }
 }
 
@@ -143,25 +109,13 @@ fn every_function_binary_exists_and_runs_on_al2023_arm64() {
 #[test]
 fn every_reference_resolves() {
     let t = template();
-    let mut known: BTreeSet<String> = [
-        "AWS::Region",
-        "AWS::AccountId",
-        "AWS::StackName",
-        "AWS::URLSuffix",
-        "AWS::Partition",
-        "AWS::NoValue",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
+    let mut known: BTreeSet<String> =
+        ["AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::URLSuffix", "AWS::Partition", "AWS::NoValue"]
+            .into_iter()
+            .map(String::from)
+            .collect();
     for section in ["Parameters", "Resources"] {
-        known.extend(
-            t[section]
-                .as_mapping()
-                .unwrap()
-                .keys()
-                .map(|k| k.as_str().unwrap().to_owned()),
-        );
+        known.extend(t[section].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_owned()));
     }
     let mut refs = Vec::new();
     fn walk(v: &Y, refs: &mut Vec<String>) {
@@ -202,14 +156,8 @@ fn schedule_expressions_are_well_formed() {
         let Some(events) = f["Properties"]["Events"].as_mapping() else {
             continue;
         };
-        for (_, e) in events
-            .iter()
-            .filter(|(_, e)| e["Type"] == "Schedule" || e["Type"] == "ScheduleV2")
-        {
-            let expr = e["Properties"]["Schedule"]
-                .as_str()
-                .or(e["Properties"]["ScheduleExpression"].as_str())
-                .unwrap();
+        for (_, e) in events.iter().filter(|(_, e)| e["Type"] == "Schedule" || e["Type"] == "ScheduleV2") {
+            let expr = e["Properties"]["Schedule"].as_str().or(e["Properties"]["ScheduleExpression"].as_str()).unwrap();
             let ok = match expr.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
                 Some(rate) => {
                     let (n, unit) = rate.split_once(' ').unwrap_or(("", ""));
@@ -230,15 +178,9 @@ fn template_table_matches_the_local_table_definition() {
     let t = template();
     let tbl = &t["Resources"]["Table"]["Properties"];
     assert_eq!(tbl["BillingMode"], "PAY_PER_REQUEST");
-    assert_eq!(
-        tbl["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
-        true
-    );
+    assert_eq!(tbl["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
     assert_eq!(tbl["DeletionProtectionEnabled"], true);
-    assert_eq!(
-        tbl["TimeToLiveSpecification"]["AttributeName"].as_str(),
-        Some(shared::keys::TTL_ATTRIBUTE)
-    );
+    assert_eq!(tbl["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(shared::keys::TTL_ATTRIBUTE));
     let attrs: Vec<&str> = tbl["AttributeDefinitions"]
         .as_sequence()
         .unwrap()
@@ -253,19 +195,10 @@ fn template_table_matches_the_local_table_definition() {
     assert_eq!(sorted, table::key_attributes());
     let schema = |s: &Y| -> (String, String) {
         let s = s.as_sequence().unwrap();
-        assert_eq!(
-            (s[0]["KeyType"].as_str(), s[1]["KeyType"].as_str()),
-            (Some("HASH"), Some("RANGE"))
-        );
-        (
-            s[0]["AttributeName"].as_str().unwrap().into(),
-            s[1]["AttributeName"].as_str().unwrap().into(),
-        )
+        assert_eq!((s[0]["KeyType"].as_str(), s[1]["KeyType"].as_str()), (Some("HASH"), Some("RANGE")));
+        (s[0]["AttributeName"].as_str().unwrap().into(), s[1]["AttributeName"].as_str().unwrap().into())
     };
-    assert_eq!(
-        schema(&tbl["KeySchema"]),
-        (table::TABLE_KEY.0.into(), table::TABLE_KEY.1.into())
-    );
+    assert_eq!(schema(&tbl["KeySchema"]), (table::TABLE_KEY.0.into(), table::TABLE_KEY.1.into()));
     let gsis: Vec<(String, (String, String), String)> = tbl["GlobalSecondaryIndexes"]
         .as_sequence()
         .unwrap()
@@ -278,9 +211,7 @@ fn template_table_matches_the_local_table_definition() {
             )
         })
         .collect();
-    let local: Vec<(String, (String, String), String)> = table::INDEXES
-        .iter()
-        .map(|i| (i.name.into(), (i.pk.into(), i.sk.into()), "ALL".into()))
-        .collect();
+    let local: Vec<(String, (String, String), String)> =
+        table::INDEXES.iter().map(|i| (i.name.into(), (i.pk.into(), i.sk.into()), "ALL".into())).collect();
     assert_eq!(gsis, local);
 }

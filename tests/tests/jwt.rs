@@ -32,34 +32,16 @@ async fn forged_and_malformed_tokens_are_401() {
     let good = good_claims(&s);
     let key = SECRET.as_bytes();
     // The control: a correctly made token is accepted, so every rejection below is meaningful.
-    assert_eq!(
-        app.get("/me", &sign(&good, Algorithm::HS256, key))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.get("/me", &sign(&good, Algorithm::HS256, key)).await.status, 200);
 
     let header_none = B64.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let payload = B64.encode(good.to_string());
     let n = now();
     let cases: Vec<(&str, String)> = vec![
         ("alg none", format!("{header_none}.{payload}.")),
-        (
-            "wrong key",
-            sign(
-                &good,
-                Algorithm::HS256,
-                b"another-secret-another-secret-another",
-            ),
-        ),
-        (
-            "other algorithm (HS512)",
-            sign(&good, Algorithm::HS512, key),
-        ),
-        (
-            "other algorithm (HS384)",
-            sign(&good, Algorithm::HS384, key),
-        ),
+        ("wrong key", sign(&good, Algorithm::HS256, b"another-secret-another-secret-another")),
+        ("other algorithm (HS512)", sign(&good, Algorithm::HS512, key)),
+        ("other algorithm (HS384)", sign(&good, Algorithm::HS384, key)),
         (
             "expired",
             sign(
@@ -224,29 +206,27 @@ async fn forged_and_malformed_tokens_are_401() {
 async fn tokens_issued_before_a_password_change_deactivation_or_role_change_are_401() {
     let app = TestApp::spawn().await;
     let admin = app.admin("boss").await;
-    for (name, change) in [
-        ("pwd", None),
-        ("deact", Some(json!({"is_active": false}))),
-        ("promo", Some(json!({"role": "admin"}))),
-    ] {
+    for (name, change) in
+        [("pwd", None), ("deact", Some(json!({"is_active": false}))), ("promo", Some(json!({"role": "admin"})))]
+    {
         let s = app.register(name).await;
         assert_eq!(app.get("/me", &s.access).await.status, 200);
         match change {
             None => {
                 let r = app
-                    .call("PUT", "/me/password", Some(&s.access), Some(json!({"current_password": habit_tests::PASSWORD, "new_password": "completely different"})))
+                    .call(
+                        "PUT",
+                        "/me/password",
+                        Some(&s.access),
+                        Some(
+                            json!({"current_password": habit_tests::PASSWORD, "new_password": "completely different"}),
+                        ),
+                    )
                     .await;
                 assert_eq!(r.status, 200);
             }
             Some(body) => {
-                let r = app
-                    .call(
-                        "PATCH",
-                        &format!("/users/{}", s.user_id),
-                        Some(&admin.access),
-                        Some(body),
-                    )
-                    .await;
+                let r = app.call("PATCH", &format!("/users/{}", s.user_id), Some(&admin.access), Some(body)).await;
                 assert_eq!(r.status, 200);
             }
         }

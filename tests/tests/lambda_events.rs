@@ -10,12 +10,7 @@ fn events() -> Vec<(String, String)> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
         .collect();
     files.sort();
     assert!(files.len() >= 5, "sample events are missing");
@@ -33,9 +28,7 @@ async fn every_sample_event_is_parsed_and_handled() {
     for (name, raw) in files {
         let mut raw = raw.replace("{{admin_access_token}}", &admin.access);
         if let Some(u) = &user {
-            raw = raw
-                .replace("{{access_token}}", &u.access)
-                .replace("{{user_id}}", &u.user_id);
+            raw = raw.replace("{{access_token}}", &u.access).replace("{{user_id}}", &u.user_id);
         }
         let event: Value = serde_json::from_str(&raw).unwrap();
         let route_key = event["routeKey"].as_str().unwrap().to_owned();
@@ -43,39 +36,21 @@ async fn every_sample_event_is_parsed_and_handled() {
         let function = app
             .functions
             .iter()
-            .find(|f| {
-                f.routes
-                    .iter()
-                    .any(|r| r.method == method && r.path == route)
-            })
+            .find(|f| f.routes.iter().any(|r| r.method == method && r.path == route))
             .unwrap_or_else(|| panic!("{name}: no function serves {route_key}"));
-        let request = lambda_http::request::from_str(&raw)
-            .unwrap_or_else(|e| panic!("{name}: not a Lambda HTTP event: {e}"));
+        let request =
+            lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{name}: not a Lambda HTTP event: {e}"));
         let request = request.map(|body| axum::body::Body::from(body.to_vec()));
-        let response = tower::ServiceExt::oneshot(function.router.clone(), request)
-            .await
-            .unwrap();
+        let response = tower::ServiceExt::oneshot(function.router.clone(), request).await.unwrap();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        assert!(
-            status.is_success(),
-            "{name} via {}: {status} {}",
-            function.name,
-            String::from_utf8_lossy(&bytes)
-        );
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert!(status.is_success(), "{name} via {}: {status} {}", function.name, String::from_utf8_lossy(&bytes));
         if name.starts_with("auth-register") {
-            user = Some(habit_tests::session_of(
-                &serde_json::from_slice(&bytes).unwrap(),
-            ));
+            user = Some(habit_tests::session_of(&serde_json::from_slice(&bytes).unwrap()));
         }
         if name.starts_with("users-get-by-id") {
             let body: Value = serde_json::from_slice(&bytes).unwrap();
-            assert_eq!(
-                body["username"], "eventuser",
-                "path parameter reached the handler"
-            );
+            assert_eq!(body["username"], "eventuser", "path parameter reached the handler");
         }
     }
 }

@@ -11,12 +11,8 @@ async fn every_route_needs_a_valid_token() {
     for route in users::ROUTES {
         let path = route.path.replace("{id}", &s.user_id);
         let body = matches!(route.method, "PATCH" | "PUT" | "POST").then(|| json!({}));
-        app.call(route.method, &path, None, body.clone())
-            .await
-            .problem(401);
-        app.call(route.method, &path, Some("not-a-jwt"), body)
-            .await
-            .problem(401);
+        app.call(route.method, &path, None, body.clone()).await.problem(401);
+        app.call(route.method, &path, Some("not-a-jwt"), body).await.problem(401);
     }
     assert_eq!(app.count("User").await, 1);
 }
@@ -27,15 +23,10 @@ async fn users_get_403_on_every_admin_route_and_nothing_changes() {
     let s = app.register("ben").await;
     let other = app.register("other").await;
     let before = app.items().await;
-    for route in users::ROUTES
-        .iter()
-        .filter(|r| r.path.starts_with("/users"))
-    {
+    for route in users::ROUTES.iter().filter(|r| r.path.starts_with("/users")) {
         let path = route.path.replace("{id}", &other.user_id);
         let body = matches!(route.method, "PATCH" | "PUT").then(|| json!({"role": "admin"}));
-        app.call(route.method, &path, Some(&s.access), body)
-            .await
-            .problem(403);
+        app.call(route.method, &path, Some(&s.access), body).await.problem(403);
     }
     assert_eq!(app.items().await, before);
 }
@@ -53,18 +44,21 @@ async fn me_shows_the_caller_only() {
 async fn patch_me_swaps_guards_in_one_transaction() {
     let app = TestApp::spawn().await;
     let s = app.register("eve").await;
-    let r = app.call("PATCH", "/me", Some(&s.access), Some(json!({"username": "Evelyn", "email": "evelyn@example.com", "phone": "+4930123456"}))).await;
+    let r = app
+        .call(
+            "PATCH",
+            "/me",
+            Some(&s.access),
+            Some(json!({"username": "Evelyn", "email": "evelyn@example.com", "phone": "+4930123456"})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["username"], "evelyn");
     assert_eq!(r.body["phone"], "+4930123456");
     assert_eq!(app.count("UsernameGuard").await, 1);
     assert_eq!(app.count("EmailGuard").await, 1);
     let db = &app.state.db;
-    assert!(db
-        .get::<shared::models::GuardItem>(&shared::keys::username_guard("eve"), true)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(db.get::<shared::models::GuardItem>(&shared::keys::username_guard("eve"), true).await.unwrap().is_none());
     assert!(db
         .get::<shared::models::GuardItem>(&shared::keys::username_guard("evelyn"), true)
         .await
@@ -72,24 +66,10 @@ async fn patch_me_swaps_guards_in_one_transaction() {
         .is_some());
     // The freed name can be registered again; the new one is taken.
     app.register("eve").await;
-    let taken = app
-        .call(
-            "PATCH",
-            "/me",
-            Some(&s.access),
-            Some(json!({"email": "eve@example.com"})),
-        )
-        .await;
+    let taken = app.call("PATCH", "/me", Some(&s.access), Some(json!({"email": "eve@example.com"}))).await;
     assert_eq!(taken.problem(409)["errors"][0]["field"], "email");
     // null removes the phone.
-    let r = app
-        .call(
-            "PATCH",
-            "/me",
-            Some(&s.access),
-            Some(json!({"phone": null})),
-        )
-        .await;
+    let r = app.call("PATCH", "/me", Some(&s.access), Some(json!({"phone": null}))).await;
     assert_eq!(r.status, 200);
     assert!(r.body["phone"].is_null());
 }
@@ -99,42 +79,14 @@ async fn mass_assignment_is_rejected_and_nothing_changes() {
     let app = TestApp::spawn().await;
     let s = app.register("mallory").await;
     let before = app.items().await;
-    for field in [
-        "role",
-        "is_active",
-        "user_id",
-        "version",
-        "token_version",
-        "password_hash",
-        "created_at",
-        "nonsense",
-    ] {
-        let r = app
-            .call(
-                "PATCH",
-                "/me",
-                Some(&s.access),
-                Some(json!({ field: "admin", "username": "mallory2" })),
-            )
-            .await;
+    for field in ["role", "is_active", "user_id", "version", "token_version", "password_hash", "created_at", "nonsense"]
+    {
+        let r =
+            app.call("PATCH", "/me", Some(&s.access), Some(json!({ field: "admin", "username": "mallory2" }))).await;
         r.names_field(field);
-        let r = app
-            .call(
-                "PATCH",
-                "/me/profile",
-                Some(&s.access),
-                Some(json!({ field: "x" })),
-            )
-            .await;
+        let r = app.call("PATCH", "/me/profile", Some(&s.access), Some(json!({ field: "x" }))).await;
         r.names_field(field);
-        let r = app
-            .call(
-                "PUT",
-                "/me/profile",
-                Some(&s.access),
-                Some(json!({ field: "x" })),
-            )
-            .await;
+        let r = app.call("PUT", "/me/profile", Some(&s.access), Some(json!({ field: "x" }))).await;
         r.names_field(field);
     }
     assert_eq!(app.items().await, before);
@@ -146,14 +98,7 @@ async fn patch_me_validation_names_fields() {
     let app = TestApp::spawn().await;
     let s = app.register("vick").await;
     let before = app.items().await;
-    let r = app
-        .call(
-            "PATCH",
-            "/me",
-            Some(&s.access),
-            Some(json!({"username": "!", "email": "x", "phone": "1"})),
-        )
-        .await;
+    let r = app.call("PATCH", "/me", Some(&s.access), Some(json!({"username": "!", "email": "x", "phone": "1"}))).await;
     for f in ["username", "email", "phone"] {
         r.names_field(f);
     }
@@ -169,9 +114,7 @@ async fn password_change_revokes_other_tokens_and_returns_a_new_session() {
             "PUT",
             "/me/password",
             Some(&s.access),
-            Some(
-                json!({"current_password": "not it at all", "new_password": "a brand new secret"}),
-            ),
+            Some(json!({"current_password": "not it at all", "new_password": "a brand new secret"})),
         )
         .await;
     wrong.names_field("current_password");
@@ -194,36 +137,11 @@ async fn password_change_revokes_other_tokens_and_returns_a_new_session() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     app.get("/me", &s.access).await.problem(401);
-    app.call(
-        "POST",
-        "/auth/refresh",
-        None,
-        Some(json!({"refresh_token": s.refresh})),
-    )
-    .await
-    .problem(401);
-    assert_eq!(
-        app.get("/me", r.body["access_token"].as_str().unwrap())
-            .await
-            .status,
-        200
-    );
-    app.call(
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"username": "pat", "password": PASSWORD})),
-    )
-    .await
-    .problem(401);
-    let ok = app
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"username": "pat", "password": "a brand new secret"})),
-        )
-        .await;
+    app.call("POST", "/auth/refresh", None, Some(json!({"refresh_token": s.refresh}))).await.problem(401);
+    assert_eq!(app.get("/me", r.body["access_token"].as_str().unwrap()).await.status, 200);
+    app.call("POST", "/auth/login", None, Some(json!({"username": "pat", "password": PASSWORD}))).await.problem(401);
+    let ok =
+        app.call("POST", "/auth/login", None, Some(json!({"username": "pat", "password": "a brand new secret"}))).await;
     assert_eq!(ok.status, 200);
 }
 
@@ -236,11 +154,7 @@ async fn delete_me_leaves_nothing_behind() {
     app.login("leaver").await; // a second session: two refresh families
     let r = app.call("DELETE", "/me", Some(&s.access), None).await;
     assert_eq!(r.status, 204);
-    assert_eq!(
-        app.items().await,
-        before,
-        "only the other user's items remain"
-    );
+    assert_eq!(app.items().await, before, "only the other user's items remain");
     app.get("/me", &s.access).await.problem(401);
     assert_eq!(app.get("/me", &keep.access).await.status, 200);
     app.register("leaver").await; // name and e-mail are free again
@@ -251,25 +165,12 @@ async fn delete_me_with_more_items_than_one_transaction_holds() {
     let app = TestApp::spawn().await;
     let s = app.register("hoarder").await;
     for _ in 0..110 {
-        shared::session::start(
-            &app.state,
-            &app.state
-                .db
-                .get_user(&s.user_id, true)
-                .await
-                .unwrap()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+        shared::session::start(&app.state, &app.state.db.get_user(&s.user_id, true).await.unwrap().unwrap())
+            .await
+            .unwrap();
     }
     assert_eq!(app.count("RefreshFamily").await, 111);
-    assert_eq!(
-        app.call("DELETE", "/me", Some(&s.access), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(app.call("DELETE", "/me", Some(&s.access), None).await.status, 204);
     assert!(app.items().await.is_empty());
 }
 
@@ -283,14 +184,8 @@ async fn profile_put_patch_and_validation() {
     let put = app.call("PUT", "/me/profile", Some(&s.access), Some(json!({"first_name": "Pro", "last_name": "Filer", "dob": "1990-02-03", "bio": "hi", "time_zone": "Asia/Kolkata"}))).await;
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.body["time_zone"], "Asia/Kolkata");
-    let patch = app
-        .call(
-            "PATCH",
-            "/me/profile",
-            Some(&s.access),
-            Some(json!({"bio": null, "first_name": "Pia"})),
-        )
-        .await;
+    let patch =
+        app.call("PATCH", "/me/profile", Some(&s.access), Some(json!({"bio": null, "first_name": "Pia"}))).await;
     assert_eq!(patch.status, 200);
     assert_eq!(patch.body["first_name"], "Pia");
     assert_eq!(patch.body["last_name"], "Filer");
@@ -300,24 +195,10 @@ async fn profile_put_patch_and_validation() {
     for f in ["time_zone", "dob", "first_name", "bio"] {
         bad.names_field(f);
     }
-    app.call(
-        "PATCH",
-        "/me/profile",
-        Some(&s.access),
-        Some(json!({"dob": "1990-13-45"})),
-    )
-    .await
-    .names_field("dob");
+    app.call("PATCH", "/me/profile", Some(&s.access), Some(json!({"dob": "1990-13-45"}))).await.names_field("dob");
     assert_eq!(app.items().await, before);
     // PUT replaces: left-out fields are cleared.
-    let put = app
-        .call(
-            "PUT",
-            "/me/profile",
-            Some(&s.access),
-            Some(json!({"bio": "only"})),
-        )
-        .await;
+    let put = app.call("PUT", "/me/profile", Some(&s.access), Some(json!({"bio": "only"}))).await;
     assert!(put.body.get("first_name").is_none());
     assert_eq!(app.get("/me/profile", &s.access).await.body["bio"], "only");
 }
@@ -332,39 +213,19 @@ async fn setup_admin() -> (TestApp, Session, Session) {
 #[tokio::test]
 async fn admin_reads_users_and_profiles_and_gets_404_for_missing() {
     let (app, admin, user) = setup_admin().await;
-    let r = app
-        .get(&format!("/users/{}", user.user_id), &admin.access)
-        .await;
+    let r = app.get(&format!("/users/{}", user.user_id), &admin.access).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["username"], "plain");
-    let p = app
-        .get(&format!("/users/{}/profile", user.user_id), &admin.access)
-        .await;
+    let p = app.get(&format!("/users/{}/profile", user.user_id), &admin.access).await;
     assert_eq!(p.status, 200);
     let missing = ulid::Ulid::new().to_string();
-    for path in [
-        format!("/users/{missing}"),
-        format!("/users/{missing}/profile"),
-        "/users/not-an-id".into(),
-    ] {
+    for path in [format!("/users/{missing}"), format!("/users/{missing}/profile"), "/users/not-an-id".into()] {
         app.get(&path, &admin.access).await.problem(404);
     }
-    app.call(
-        "PATCH",
-        &format!("/users/{missing}"),
-        Some(&admin.access),
-        Some(json!({"role": "admin"})),
-    )
-    .await
-    .problem(404);
-    app.call(
-        "DELETE",
-        &format!("/users/{missing}"),
-        Some(&admin.access),
-        None,
-    )
-    .await
-    .problem(404);
+    app.call("PATCH", &format!("/users/{missing}"), Some(&admin.access), Some(json!({"role": "admin"})))
+        .await
+        .problem(404);
+    app.call("DELETE", &format!("/users/{missing}"), Some(&admin.access), None).await.problem(404);
 }
 
 #[tokio::test]
@@ -388,13 +249,7 @@ async fn admin_lists_users_with_filters_and_cursor_pages() {
         };
         let page = app.get(&path, &admin.access).await;
         assert_eq!(page.status, 200, "{}", page.body);
-        seen.extend(
-            page.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|u| u["username"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(page.body["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()));
         match page.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -405,66 +260,31 @@ async fn admin_lists_users_with_filters_and_cursor_pages() {
     // A cursor is bound to its listing and cannot be forged.
     let first = app.get("/users?role=user&limit=2", &admin.access).await;
     let c = first.body["next_cursor"].as_str().unwrap();
-    app.get(&format!("/users?role=admin&cursor={c}"), &admin.access)
-        .await
-        .names_field("cursor");
-    app.get("/users?cursor=abc.def", &admin.access)
-        .await
-        .names_field("cursor");
-    app.get("/users?limit=0", &admin.access)
-        .await
-        .names_field("limit");
-    app.get("/users?limit=101", &admin.access)
-        .await
-        .names_field("limit");
-    app.get("/users?role=king", &admin.access)
-        .await
-        .names_field("role");
-    app.get("/users?colour=red", &admin.access)
-        .await
-        .names_field("colour");
+    app.get(&format!("/users?role=admin&cursor={c}"), &admin.access).await.names_field("cursor");
+    app.get("/users?cursor=abc.def", &admin.access).await.names_field("cursor");
+    app.get("/users?limit=0", &admin.access).await.names_field("limit");
+    app.get("/users?limit=101", &admin.access).await.names_field("limit");
+    app.get("/users?role=king", &admin.access).await.names_field("role");
+    app.get("/users?colour=red", &admin.access).await.names_field("colour");
 }
 
 #[tokio::test]
 async fn deactivation_and_role_change_revoke_tokens_at_once() {
     let (app, admin, user) = setup_admin().await;
     let path = format!("/users/{}", user.user_id);
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&admin.access),
-            Some(json!({"role": "admin"})),
-        )
-        .await;
+    let r = app.call("PATCH", &path, Some(&admin.access), Some(json!({"role": "admin"}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["role"], "admin");
     app.get("/me", &user.access).await.problem(401);
     let relogged = app.login("plain").await;
-    assert_eq!(
-        app.get("/users", &relogged.access).await.status,
-        200,
-        "now an admin"
-    );
-    let r = app
-        .call(
-            "PATCH",
-            &path,
-            Some(&admin.access),
-            Some(json!({"is_active": false})),
-        )
-        .await;
+    assert_eq!(app.get("/users", &relogged.access).await.status, 200, "now an admin");
+    let r = app.call("PATCH", &path, Some(&admin.access), Some(json!({"is_active": false}))).await;
     assert_eq!(r.body["is_active"], false);
     app.get("/me", &relogged.access).await.problem(401);
     let inactive = app.get("/users?is_active=false", &admin.access).await;
     assert_eq!(inactive.body["items"].as_array().unwrap().len(), 1);
-    let inactive_admins = app
-        .get("/users?role=admin&is_active=false", &admin.access)
-        .await;
-    assert_eq!(
-        inactive_admins.body["items"][0]["user_id"],
-        user.user_id.as_str()
-    );
+    let inactive_admins = app.get("/users?role=admin&is_active=false", &admin.access).await;
+    assert_eq!(inactive_admins.body["items"][0]["user_id"], user.user_id.as_str());
 }
 
 #[tokio::test]
@@ -472,47 +292,12 @@ async fn admin_patch_validation_and_self_protection() {
     let (app, admin, user) = setup_admin().await;
     let before = app.items().await;
     let path = format!("/users/{}", user.user_id);
-    app.call(
-        "PATCH",
-        &path,
-        Some(&admin.access),
-        Some(json!({"role": "owner"})),
-    )
-    .await
-    .names_field("role");
-    app.call(
-        "PATCH",
-        &path,
-        Some(&admin.access),
-        Some(json!({"username": "x"})),
-    )
-    .await
-    .names_field("username");
-    app.call(
-        "PATCH",
-        &path,
-        Some(&admin.access),
-        Some(json!({"is_active": "no"})),
-    )
-    .await
-    .names_field("is_active");
+    app.call("PATCH", &path, Some(&admin.access), Some(json!({"role": "owner"}))).await.names_field("role");
+    app.call("PATCH", &path, Some(&admin.access), Some(json!({"username": "x"}))).await.names_field("username");
+    app.call("PATCH", &path, Some(&admin.access), Some(json!({"is_active": "no"}))).await.names_field("is_active");
     let own = format!("/users/{}", admin.user_id);
-    app.call(
-        "PATCH",
-        &own,
-        Some(&admin.access),
-        Some(json!({"is_active": false})),
-    )
-    .await
-    .problem(409);
-    app.call(
-        "PATCH",
-        &own,
-        Some(&admin.access),
-        Some(json!({"role": "user"})),
-    )
-    .await
-    .problem(409);
+    app.call("PATCH", &own, Some(&admin.access), Some(json!({"is_active": false}))).await.problem(409);
+    app.call("PATCH", &own, Some(&admin.access), Some(json!({"role": "user"}))).await.problem(409);
     assert_eq!(app.items().await, before);
 }
 
@@ -520,23 +305,11 @@ async fn admin_patch_validation_and_self_protection() {
 async fn admin_delete_removes_everything_of_the_user() {
     let (app, admin, user) = setup_admin().await;
     let before_user = app.count("User").await;
-    let r = app
-        .call(
-            "DELETE",
-            &format!("/users/{}", user.user_id),
-            Some(&admin.access),
-            None,
-        )
-        .await;
+    let r = app.call("DELETE", &format!("/users/{}", user.user_id), Some(&admin.access), None).await;
     assert_eq!(r.status, 204);
     assert_eq!(app.count("User").await, before_user - 1);
     let pk = shared::keys::user_pk(&user.user_id);
-    let left = app
-        .items()
-        .await
-        .into_iter()
-        .filter(|i| i.get("PK").and_then(|v| v.as_s().ok()) == Some(&pk))
-        .count();
+    let left = app.items().await.into_iter().filter(|i| i.get("PK").and_then(|v| v.as_s().ok()) == Some(&pk)).count();
     assert_eq!(left, 0);
     assert_eq!(app.count("UsernameGuard").await, 1);
     app.get("/me", &user.access).await.problem(401);

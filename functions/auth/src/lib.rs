@@ -57,11 +57,7 @@ pub async fn new_user(
     let phone = phone.and_then(|p| c.check("phone", Phone::parse(p)));
     let password = c.check(
         "password",
-        Password::parse(
-            password,
-            username.as_ref().map(Username::as_str),
-            email.as_ref().map(Email::as_str),
-        ),
+        Password::parse(password, username.as_ref().map(Username::as_str), email.as_ref().map(Email::as_str)),
     );
     c.finish()?;
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
@@ -83,26 +79,10 @@ async fn register(
     state: axum::extract::State<AppState>,
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = new_user(
-        &body.username,
-        &body.email,
-        body.phone.as_deref(),
-        &body.password,
-        Role::User,
-    )
-    .await?;
-    state
-        .db
-        .create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at))
-        .await?;
+    let user = new_user(&body.username, &body.email, body.phone.as_deref(), &body.password, Role::User).await?;
+    state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
     let tokens = session::start(&state, &user).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(SessionBody {
-            user: user.view(),
-            tokens,
-        }),
-    ))
+    Ok((StatusCode::CREATED, axum::Json(SessionBody { user: user.view(), tokens })))
 }
 
 #[derive(Deserialize)]
@@ -117,21 +97,11 @@ struct LoginBody {
 
 const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid credentials");
 
-async fn login(
-    state: axum::extract::State<AppState>,
-    Json(body): Json<LoginBody>,
-) -> ApiResult<impl IntoResponse> {
+async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<impl IntoResponse> {
     let guard = match (&body.username, &body.email) {
-        (Some(u), None) => Username::parse(u)
-            .ok()
-            .map(|u| keys::username_guard(u.as_str())),
+        (Some(u), None) => Username::parse(u).ok().map(|u| keys::username_guard(u.as_str())),
         (None, Some(e)) => Email::parse(e).ok().map(|e| keys::email_guard(e.as_str())),
-        _ => {
-            return Err(ApiError::invalid(
-                "username",
-                "give either username or email, not both",
-            ))
-        }
+        _ => return Err(ApiError::invalid("username", "give either username or email, not both")),
     };
     if body.password.len() > 4 * Password::MAX {
         return Err(ApiError::invalid("password", "is too long"));
@@ -141,20 +111,13 @@ async fn login(
         None => None,
     };
     // Verify even when the user is unknown, so both cases take the same time and answer alike.
-    let ok = password::verify(
-        body.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
+    let ok = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
         Some(user) if ok && user.is_active => user,
         _ => return Err(BAD_CREDENTIALS),
     };
     let tokens = session::start(&state, &user).await?;
-    Ok(axum::Json(SessionBody {
-        user: user.view(),
-        tokens,
-    }))
+    Ok(axum::Json(SessionBody { user: user.view(), tokens }))
 }
 
 #[derive(Deserialize)]
@@ -167,15 +130,10 @@ async fn refresh(
     state: axum::extract::State<AppState>,
     Json(body): Json<RefreshBody>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    Ok(axum::Json(
-        session::refresh(&state, &body.refresh_token).await?,
-    ))
+    Ok(axum::Json(session::refresh(&state, &body.refresh_token).await?))
 }
 
-async fn logout(
-    state: axum::extract::State<AppState>,
-    Json(body): Json<RefreshBody>,
-) -> ApiResult<StatusCode> {
+async fn logout(state: axum::extract::State<AppState>, Json(body): Json<RefreshBody>) -> ApiResult<StatusCode> {
     session::end(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -58,26 +58,14 @@ struct PatchMeBody {
     phone: Option<Option<String>>,
 }
 
-async fn patch_me(
-    State(state): State<AppState>,
-    me: AuthUser,
-    Json(body): Json<PatchMeBody>,
-) -> J<UserView> {
+async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<PatchMeBody>) -> J<UserView> {
     let mut c = Checker::default();
-    let username = body
-        .username
-        .as_deref()
-        .and_then(|u| c.check("username", Username::parse(u)));
-    let email = body
-        .email
-        .as_deref()
-        .and_then(|e| c.check("email", Email::parse(e)));
+    let username = body.username.as_deref().and_then(|u| c.check("username", Username::parse(u)));
+    let email = body.email.as_deref().and_then(|e| c.check("email", Email::parse(e)));
     let phone = match &body.phone {
         None => None,
         Some(None) => Some(None),
-        Some(Some(p)) => c
-            .check("phone", Phone::parse(p))
-            .map(|p| Some(p.as_str().to_owned())),
+        Some(Some(p)) => c.check("phone", Phone::parse(p)).map(|p| Some(p.as_str().to_owned())),
     };
     c.finish()?;
     let current = me.user;
@@ -91,10 +79,7 @@ async fn patch_me(
     if let Some(p) = phone {
         updated.phone = p;
     }
-    if updated.username == current.username
-        && updated.email == current.email
-        && updated.phone == current.phone
-    {
+    if updated.username == current.username && updated.email == current.email && updated.phone == current.phone {
         return Ok(axum::Json(current.view()));
     }
     updated.version += 1;
@@ -117,21 +102,11 @@ struct PasswordBody {
 
 /// Changes the password and revokes every other token: the token version is bumped (old access
 /// tokens and refresh families stop working) and a fresh session is returned.
-async fn change_password(
-    State(state): State<AppState>,
-    me: AuthUser,
-    Json(body): Json<PasswordBody>,
-) -> J<TokenPair> {
+async fn change_password(State(state): State<AppState>, me: AuthUser, Json(body): Json<PasswordBody>) -> J<TokenPair> {
     let current = me.user;
     let mut c = Checker::default();
-    let new = c.check(
-        "new_password",
-        Password::parse(
-            &body.new_password,
-            Some(&current.username),
-            Some(&current.email),
-        ),
-    );
+    let new =
+        c.check("new_password", Password::parse(&body.new_password, Some(&current.username), Some(&current.email)));
     if body.current_password == body.new_password {
         c.fail("new_password", "must differ from the current password");
     }
@@ -158,11 +133,7 @@ async fn get_my_profile(State(state): State<AppState>, me: AuthUser) -> J<Profil
 }
 
 async fn profile_of(state: &AppState, user_id: &str) -> J<ProfileView> {
-    let profile = state
-        .db
-        .get_profile(user_id)
-        .await?
-        .ok_or(ApiError::NotFound("profile"))?;
+    let profile = state.db.get_profile(user_id).await?.ok_or(ApiError::NotFound("profile"))?;
     Ok(axum::Json(profile.view()))
 }
 
@@ -201,11 +172,7 @@ struct ProfileBody {
 }
 
 /// Replaces the whole profile: fields left out are cleared.
-async fn put_my_profile(
-    State(state): State<AppState>,
-    me: AuthUser,
-    Json(body): Json<ProfileBody>,
-) -> J<ProfileView> {
+async fn put_my_profile(State(state): State<AppState>, me: AuthUser, Json(body): Json<ProfileBody>) -> J<ProfileView> {
     let fields = ProfileFields {
         first_name: body.first_name,
         last_name: body.last_name,
@@ -253,22 +220,14 @@ async fn save_profile(
     user_id: &str,
     change: impl FnOnce(ProfileFields) -> ProfileFields,
 ) -> J<ProfileView> {
-    let current = state
-        .db
-        .get_profile(user_id)
-        .await?
-        .unwrap_or_else(|| ProfileItem::empty(user_id, Utc::now()));
+    let current = state.db.get_profile(user_id).await?.unwrap_or_else(|| ProfileItem::empty(user_id, Utc::now()));
     let fields = change(current.fields.clone());
     let mut c = Checker::default();
     check_profile(&mut c, &fields);
     c.finish()?;
-    let updated = ProfileItem {
-        fields,
-        version: current.version + 1,
-        updated_at: Utc::now(),
-        ..current.clone()
-    };
-    state.db.put_profile(&updated, current.version).await?;
+    let updated = ProfileItem { fields, version: current.version + 1, updated_at: Utc::now(), ..current.clone() };
+    let tz_changed = updated.fields.time_zone != current.fields.time_zone;
+    state.db.put_profile(&updated, current.version, tz_changed).await?;
     Ok(axum::Json(updated.view()))
 }
 
@@ -294,24 +253,13 @@ async fn list_users(
 ) -> J<PageBody<UserView>> {
     let limit = page_size(q.limit)?;
     let scope = format!("users:{:?}:{:?}", q.role, q.is_active);
-    let start = q
-        .cursor
-        .as_deref()
-        .map(|c| state.cursors.decode(&scope, c))
-        .transpose()?;
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let prefix = keys::users_gsi1sk_prefix(q.role, q.is_active);
     // With a role, the prefix selects activity too; without one, activity is a filter.
     let filter = if q.role.is_none() { q.is_active } else { None };
     let page = state.db.list_users(&prefix, filter, limit, start).await?;
-    let next_cursor = page
-        .last_key
-        .as_ref()
-        .map(|k| state.cursors.encode(&scope, k))
-        .transpose()?;
-    Ok(axum::Json(PageBody {
-        items: page.items.iter().map(UserItem::view).collect(),
-        next_cursor,
-    }))
+    let next_cursor = page.last_key.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: page.items.iter().map(UserItem::view).collect(), next_cursor }))
 }
 
 /// Loads a user by path id; ids that are not ULIDs cannot exist.
@@ -319,26 +267,14 @@ async fn load_user(state: &AppState, id: &str) -> ApiResult<UserItem> {
     if id.parse::<ulid::Ulid>().is_err() {
         return Err(ApiError::NotFound("user"));
     }
-    state
-        .db
-        .get_user(id, true)
-        .await?
-        .ok_or(ApiError::NotFound("user"))
+    state.db.get_user(id, true).await?.ok_or(ApiError::NotFound("user"))
 }
 
-async fn get_user(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-    Path(id): Path<String>,
-) -> J<UserView> {
+async fn get_user(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<UserView> {
     Ok(axum::Json(load_user(&state, &id).await?.view()))
 }
 
-async fn get_user_profile(
-    State(state): State<AppState>,
-    _admin: AdminUser,
-    Path(id): Path<String>,
-) -> J<ProfileView> {
+async fn get_user_profile(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<ProfileView> {
     load_user(&state, &id).await?;
     profile_of(&state, &id).await
 }

@@ -1,6 +1,8 @@
 //! The DynamoDB storage layer: one table, items (de)serialized with serde_dynamo, multi-item
 //! writes as one transaction, failures mapped into [`ApiError`].
 
+pub mod categories;
+pub mod habits;
 pub mod table;
 pub mod tokens;
 pub mod users;
@@ -42,9 +44,7 @@ where
     R: std::fmt::Debug,
 {
     match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            return ApiError::Unavailable(format!("{e:?}"))
-        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => return ApiError::Unavailable(format!("{e:?}")),
         SdkError::ServiceError(se) => match se.err().code() {
             Some("ConditionalCheckFailedException") => {
                 return ApiError::Conflict {
@@ -63,10 +63,7 @@ where
         },
         _ => {}
     }
-    ApiError::Internal(format!(
-        "{}",
-        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
-    ))
+    ApiError::Internal(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
 }
 
 /// Outcome of a failed transaction.
@@ -82,9 +79,7 @@ impl TxError {
     /// Index of the first item whose condition failed.
     pub fn failed_condition(&self) -> Option<usize> {
         match self {
-            TxError::Cancelled(reasons) => {
-                reasons.iter().position(|r| r == "ConditionalCheckFailed")
-            }
+            TxError::Cancelled(reasons) => reasons.iter().position(|r| r == "ConditionalCheckFailed"),
             TxError::Other(_) => None,
         }
     }
@@ -93,26 +88,16 @@ impl TxError {
 impl From<TxError> for ApiError {
     fn from(e: TxError) -> Self {
         match e {
-            TxError::Cancelled(reasons)
-                if reasons.iter().any(|r| r == "ConditionalCheckFailed") =>
-            {
-                ApiError::Conflict {
-                    detail: "the resource was changed concurrently; retry".into(),
-                    field: None,
-                }
+            TxError::Cancelled(reasons) if reasons.iter().any(|r| r == "ConditionalCheckFailed") => {
+                ApiError::Conflict { detail: "the resource was changed concurrently; retry".into(), field: None }
             }
             TxError::Cancelled(reasons)
-                if reasons
-                    .iter()
-                    .any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded") =>
+                if reasons.iter().any(|r| r == "ThrottlingError" || r == "ProvisionedThroughputExceeded") =>
             {
                 ApiError::Unavailable(format!("transaction throttled: {reasons:?}"))
             }
             TxError::Cancelled(reasons) => ApiError::Conflict {
-                detail: format!(
-                    "the request conflicted with another one in progress; retry ({})",
-                    reasons.join(",")
-                ),
+                detail: format!("the request conflicted with another one in progress; retry ({})", reasons.join(",")),
                 field: None,
             },
             TxError::Other(e) => e,
@@ -137,9 +122,7 @@ pub fn n(value: impl ToString) -> AttributeValue {
 }
 
 /// Builds `:name → value` maps for expressions.
-pub fn values<const N: usize>(
-    pairs: [(&str, AttributeValue); N],
-) -> HashMap<String, AttributeValue> {
+pub fn values<const N: usize>(pairs: [(&str, AttributeValue); N]) -> HashMap<String, AttributeValue> {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
@@ -149,18 +132,11 @@ fn key_map(key: &Key) -> Item {
 
 impl Db {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Db {
-            client,
-            table: table.into(),
-        }
+        Db { client, table: table.into() }
     }
 
     /// Reads one item. `consistent` for reads that must see the latest write (auth checks).
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        key: &Key,
-        consistent: bool,
-    ) -> Result<Option<T>, ApiError> {
+    pub async fn get<T: DeserializeOwned>(&self, key: &Key, consistent: bool) -> Result<Option<T>, ApiError> {
         let out = self
             .client
             .get_item()
@@ -174,11 +150,7 @@ impl Db {
     }
 
     /// A `Put` of a transaction, optionally conditional.
-    pub fn put_op<T: Serialize>(
-        &self,
-        item: &T,
-        condition: Option<&str>,
-    ) -> Result<TransactWriteItem, ApiError> {
+    pub fn put_op<T: Serialize>(&self, item: &T, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(to_item(item)?))
@@ -231,12 +203,7 @@ impl Db {
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
         let mut attempt = 0u32;
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(err) => err,
@@ -264,38 +231,122 @@ impl Db {
             if only_conflicts && attempt < 4 {
                 attempt += 1;
                 let jitter = rand::random::<u64>() % 20;
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    10 * u64::from(attempt) + jitter,
-                ))
-                .await;
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
                 continue;
             }
             return Err(TxError::Cancelled(reasons));
         }
     }
 
-    /// Every item of one partition (all pages), keys only or whole items.
-    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, ApiError> {
+    /// One page of a Query: the items and the key to continue from. Table queries read
+    /// consistently; GSI queries cannot.
+    pub async fn query_page(&self, q: &Query) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+        self.query_page_named(q, &[]).await
+    }
+
+    /// [`query_page`](Self::query_page) with expression attribute names (for reserved words).
+    pub async fn query_page_named(
+        &self,
+        q: &Query,
+        names: &[(&str, &str)],
+    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+        let mut vals = values([(":pk", s(&q.pk))]);
+        let sk_expr = match &q.sk {
+            None => String::new(),
+            Some(SortKey::BeginsWith(p)) => {
+                vals.insert(":sk".into(), s(p));
+                format!(" AND begins_with({}, :sk)", q.index.sk)
+            }
+            Some(SortKey::Between(a, b)) => {
+                vals.insert(":sk".into(), s(a));
+                vals.insert(":sk2".into(), s(b));
+                format!(" AND {} BETWEEN :sk AND :sk2", q.index.sk)
+            }
+            Some(SortKey::AtLeast(a)) => {
+                vals.insert(":sk".into(), s(a));
+                format!(" AND {} >= :sk", q.index.sk)
+            }
+            Some(SortKey::Equals(a)) => {
+                vals.insert(":sk".into(), s(a));
+                format!(" AND {} = :sk", q.index.sk)
+            }
+        };
+        let mut filter = None;
+        if let Some((expr, fv)) = &q.filter {
+            vals.extend(fv.clone());
+            filter = Some(expr.clone());
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(q.index.name.map(str::to_owned))
+            .key_condition_expression(format!("{} = :pk{sk_expr}", q.index.pk))
+            .set_filter_expression(filter)
+            .set_expression_attribute_values(Some(vals))
+            .set_expression_attribute_names(
+                (!names.is_empty()).then(|| names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            )
+            .set_limit(q.limit)
+            .set_exclusive_start_key(q.start.clone())
+            .set_consistent_read(q.index.name.is_none().then_some(true))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok((out.items.unwrap_or_default(), out.last_evaluated_key))
+    }
+
+    /// Every item a Query selects (all pages).
+    pub async fn query_all(&self, mut q: Query) -> Result<Vec<Item>, ApiError> {
         let mut out = Vec::new();
-        let mut start = None;
         loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            out.extend(page.items.unwrap_or_default());
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(out);
+            let (items, next) = self.query_page(&q).await?;
+            out.extend(items);
+            match next {
+                Some(next) => q.start = Some(next),
+                None => return Ok(out),
             }
         }
+    }
+
+    /// Every item of one partition (all pages).
+    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, ApiError> {
+        self.query_all(Query::new(TABLE, pk, None)).await
+    }
+
+    /// Reads many items by key (`BatchGetItem`, 100 a call), retrying unprocessed keys. Missing
+    /// items are left out; the order of `keys` is kept.
+    pub async fn batch_get<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>, ApiError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending: Vec<Item> = chunk.iter().map(key_map).collect();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(ApiError::internal)?;
+                let out =
+                    self.client.batch_get_item().request_items(&self.table, ka).send().await.map_err(sdk_error)?;
+                for item in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
+                    if let Some(k) = item_key(&item) {
+                        found.insert((k.pk, k.sk), item);
+                    }
+                }
+                pending =
+                    out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|ka| ka.keys).unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(ApiError::Unavailable("batch get kept returning unprocessed keys".into()));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
+                }
+            }
+        }
+        keys.iter().filter_map(|k| found.remove(&(k.pk.clone(), k.sk.clone()))).map(from_item).collect()
     }
 
     /// Deletes many items with `BatchWriteItem` (25 a call), retrying unprocessed items until
@@ -322,19 +373,13 @@ impl Db {
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut m| m.remove(&self.table))
-                    .unwrap_or_default();
+                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
                 if !requests.is_empty() {
                     attempt += 1;
                     if attempt > 8 {
-                        return Err(ApiError::Unavailable(
-                            "batch delete kept returning unprocessed items".into(),
-                        ));
+                        return Err(ApiError::Unavailable("batch delete kept returning unprocessed items".into()));
                     }
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5)))
-                        .await;
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(5))).await;
                 }
             }
         }
@@ -342,13 +387,50 @@ impl Db {
     }
 }
 
+/// A sort-key condition of a Query.
+#[derive(Debug, Clone)]
+pub enum SortKey {
+    BeginsWith(String),
+    /// Inclusive bounds.
+    Between(String, String),
+    AtLeast(String),
+    Equals(String),
+}
+
+/// Where a Query runs: the table or a GSI, with its key attribute names.
+#[derive(Debug, Clone, Copy)]
+pub struct Index {
+    pub name: Option<&'static str>,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+pub const TABLE: Index = Index { name: None, pk: crate::keys::PK, sk: crate::keys::SK };
+pub const GSI1: Index = Index { name: Some(crate::keys::GSI1), pk: crate::keys::GSI1PK, sk: crate::keys::GSI1SK };
+pub const GSI2: Index = Index { name: Some(crate::keys::GSI2), pk: crate::keys::GSI2PK, sk: crate::keys::GSI2SK };
+
+/// One Query: partition `pk` of `index`, optional sort-key condition, page size, start key and
+/// filter (expression, values).
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Index,
+    pub pk: String,
+    pub sk: Option<SortKey>,
+    pub limit: Option<i32>,
+    pub start: Option<Item>,
+    pub filter: Option<(String, HashMap<String, AttributeValue>)>,
+}
+
+impl Query {
+    pub fn new(index: Index, pk: impl Into<String>, sk: Option<SortKey>) -> Self {
+        Query { index, pk: pk.into(), sk, limit: None, start: None, filter: None }
+    }
+}
+
 /// The primary key of a raw item.
 pub fn item_key(item: &Item) -> Option<Key> {
     match (item.get(crate::keys::PK), item.get(crate::keys::SK)) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key {
-            pk: pk.clone(),
-            sk: sk.clone(),
-        }),
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => Some(Key { pk: pk.clone(), sk: sk.clone() }),
         _ => None,
     }
 }

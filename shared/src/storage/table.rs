@@ -4,8 +4,8 @@
 use crate::keys;
 use aws_sdk_dynamodb::{
     types::{
-        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType, TimeToLiveSpecification,
     },
     Client,
 };
@@ -22,11 +22,10 @@ pub struct IndexDef {
 pub const TABLE_KEY: (&str, &str) = (keys::PK, keys::SK);
 
 /// Every GSI of the table.
-pub const INDEXES: &[IndexDef] = &[IndexDef {
-    name: keys::GSI1,
-    pk: keys::GSI1PK,
-    sk: keys::GSI1SK,
-}];
+pub const INDEXES: &[IndexDef] = &[
+    IndexDef { name: keys::GSI1, pk: keys::GSI1PK, sk: keys::GSI1SK },
+    IndexDef { name: keys::GSI2, pk: keys::GSI2PK, sk: keys::GSI2SK },
+];
 
 /// Every attribute named in a key schema (all strings), sorted.
 pub fn key_attributes() -> Vec<&'static str> {
@@ -43,11 +42,7 @@ fn schema(pk: &str, sk: &str) -> Vec<KeySchemaElement> {
     [(pk, KeyType::Hash), (sk, KeyType::Range)]
         .into_iter()
         .map(|(name, kind)| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .expect("static key schema")
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("static key schema")
         })
         .collect()
 }
@@ -70,11 +65,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
             GlobalSecondaryIndex::builder()
                 .index_name(ix.name)
                 .set_key_schema(Some(schema(ix.pk, ix.sk)))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
                 .expect("static index")
         })

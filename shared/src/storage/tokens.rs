@@ -24,8 +24,7 @@ impl Db {
         user_id: &str,
         family_id: &str,
     ) -> Result<Option<RefreshFamilyItem>, ApiError> {
-        self.get(&keys::refresh_family(user_id, family_id), true)
-            .await
+        self.get(&keys::refresh_family(user_id, family_id), true).await
     }
 
     /// Moves the family from `family.current_hash` to `new_hash`. Fails with a conflict if another
@@ -60,11 +59,7 @@ impl Db {
     }
 
     /// Revokes a whole family (logout, or reuse of a rotated token).
-    pub async fn delete_refresh_family(
-        &self,
-        user_id: &str,
-        family_id: &str,
-    ) -> Result<(), ApiError> {
+    pub async fn delete_refresh_family(&self, user_id: &str, family_id: &str) -> Result<(), ApiError> {
         let key = keys::refresh_family(user_id, family_id);
         self.client
             .delete_item()

@@ -31,41 +31,24 @@ fn guard_conflict(field: &'static str) -> ApiError {
 
 impl Db {
     /// Registers a user: the user item, an empty profile and both guards, all or nothing.
-    pub async fn create_user(
-        &self,
-        user: &UserItem,
-        profile: &ProfileItem,
-    ) -> Result<(), ApiError> {
+    pub async fn create_user(&self, user: &UserItem, profile: &ProfileItem) -> Result<(), ApiError> {
         let ops = vec![
             self.put_op(user, Some(NEW))?,
             self.put_op(profile, Some(NEW))?,
             self.put_op(
-                &GuardItem::new(
-                    keys::username_guard(&user.username),
-                    USERNAME_GUARD,
-                    &user.user_id,
-                ),
+                &GuardItem::new(keys::username_guard(&user.username), USERNAME_GUARD, &user.user_id),
                 Some(NEW),
             )?,
-            self.put_op(
-                &GuardItem::new(keys::email_guard(&user.email), EMAIL_GUARD, &user.user_id),
-                Some(NEW),
-            )?,
+            self.put_op(&GuardItem::new(keys::email_guard(&user.email), EMAIL_GUARD, &user.user_id), Some(NEW))?,
         ];
-        self.transact(ops)
-            .await
-            .map_err(|e| match e.failed_condition() {
-                Some(2) => guard_conflict("username"),
-                Some(3) => guard_conflict("email"),
-                _ => e.into(),
-            })
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(2) => guard_conflict("username"),
+            Some(3) => guard_conflict("email"),
+            _ => e.into(),
+        })
     }
 
-    pub async fn get_user(
-        &self,
-        user_id: &str,
-        consistent: bool,
-    ) -> Result<Option<UserItem>, ApiError> {
+    pub async fn get_user(&self, user_id: &str, consistent: bool) -> Result<Option<UserItem>, ApiError> {
         self.get(&keys::user(user_id), consistent).await
     }
 
@@ -79,11 +62,7 @@ impl Db {
 
     /// Replaces a user read at `current.version` with `updated` (whose version must be one more),
     /// swapping the username / e-mail guards in the same transaction when they changed.
-    pub async fn update_user(
-        &self,
-        current: &UserItem,
-        updated: &UserItem,
-    ) -> Result<(), ApiError> {
+    pub async fn update_user(&self, current: &UserItem, updated: &UserItem) -> Result<(), ApiError> {
         let mut ops = vec![self.put_op(updated, Some(AT_VERSION))?];
         // `put_op` carries no values; add the version value to the first operation.
         if let Some(put) = ops[0].put.as_mut() {
@@ -98,12 +77,7 @@ impl Db {
                 keys::username_guard(&current.username),
                 keys::username_guard(&updated.username),
             ),
-            (
-                "email",
-                EMAIL_GUARD,
-                keys::email_guard(&current.email),
-                keys::email_guard(&updated.email),
-            ),
+            ("email", EMAIL_GUARD, keys::email_guard(&current.email), keys::email_guard(&updated.email)),
         ] {
             if old != new {
                 ops.push(self.delete_op(&old, Some("user_id = :uid"), Some(owner.clone()))?);
@@ -111,19 +85,14 @@ impl Db {
                 fields.extend([None, Some(field)]);
             }
         }
-        self.transact(ops)
-            .await
-            .map_err(|e| match e.failed_condition() {
-                Some(0) => ApiError::Conflict {
-                    detail: "the user was changed concurrently; retry".into(),
-                    field: None,
-                },
-                Some(i) => match fields.get(i).copied().flatten() {
-                    Some(field) => guard_conflict(field),
-                    None => e.into(),
-                },
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
+            Some(i) => match fields.get(i).copied().flatten() {
+                Some(field) => guard_conflict(field),
                 None => e.into(),
-            })
+            },
+            None => e.into(),
+        })
     }
 
     /// Deletes a user and everything they own: every item of their partition and their guards.
@@ -140,11 +109,7 @@ impl Db {
             .filter(|k| *k != user_key && *k != profile_key)
             .collect();
         let mut ops = vec![
-            self.delete_op(
-                &user_key,
-                Some(AT_VERSION),
-                Some(values([(":v", n(user.version))])),
-            )?,
+            self.delete_op(&user_key, Some(AT_VERSION), Some(values([(":v", n(user.version))])))?,
             self.delete_op(&profile_key, None, None)?,
             self.delete_op(&keys::username_guard(&user.username), None, None)?,
             self.delete_op(&keys::email_guard(&user.email), None, None)?,
@@ -157,15 +122,10 @@ impl Db {
         } else {
             self.batch_delete(owned).await?;
         }
-        self.transact(ops)
-            .await
-            .map_err(|e: TxError| match e.failed_condition() {
-                Some(0) => ApiError::Conflict {
-                    detail: "the user was changed concurrently; retry".into(),
-                    field: None,
-                },
-                _ => e.into(),
-            })
+        self.transact(ops).await.map_err(|e: TxError| match e.failed_condition() {
+            Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
+            _ => e.into(),
+        })
     }
 
     /// A page of users from GSI1 (`GSI1PK = USERS`, `begins_with(GSI1SK, prefix)`), optionally
@@ -190,43 +150,58 @@ impl Db {
         if let Some(active) = active_filter {
             q = q
                 .filter_expression("is_active = :active")
-                .expression_attribute_values(
-                    ":active",
-                    aws_sdk_dynamodb::types::AttributeValue::Bool(active),
-                );
+                .expression_attribute_values(":active", aws_sdk_dynamodb::types::AttributeValue::Bool(active));
         }
         let out = q.send().await.map_err(sdk_error)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        Ok(Page {
-            items,
-            last_key: out.last_evaluated_key,
-        })
+        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, last_key: out.last_evaluated_key })
     }
 
     pub async fn get_profile(&self, user_id: &str) -> Result<Option<ProfileItem>, ApiError> {
         self.get(&keys::profile(user_id), true).await
     }
 
-    /// Replaces a profile read at `expected_version`.
+    /// Replaces a profile read at `expected_version`. When the time zone changes, the copy on the
+    /// user item changes in the same transaction (bumping the user's version).
     pub async fn put_profile(
         &self,
         profile: &ProfileItem,
         expected_version: u64,
+        time_zone_changed: bool,
     ) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(profile)?))
-            .condition_expression(AT_VERSION)
-            .expression_attribute_values(":v", n(expected_version))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        let mut put = self.put_op(profile, Some(AT_VERSION))?;
+        if let Some(p) = put.put.as_mut() {
+            p.expression_attribute_values = Some(values([(":v", n(expected_version))]));
+        }
+        if !time_zone_changed {
+            let p = put.put.expect("a put operation");
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(p.item))
+                .condition_expression(AT_VERSION)
+                .set_expression_attribute_values(p.expression_attribute_values)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            return Ok(());
+        }
+        let user_update = match &profile.fields.time_zone {
+            Some(tz) => self.update_op(
+                &keys::user(&profile.user_id),
+                "SET time_zone = :tz, version = version + :one",
+                Some("attribute_exists(PK)"),
+                values([(":tz", s(tz)), (":one", n(1))]),
+                None,
+            )?,
+            None => self.update_op(
+                &keys::user(&profile.user_id),
+                "REMOVE time_zone SET version = version + :one",
+                Some("attribute_exists(PK)"),
+                values([(":one", n(1))]),
+                None,
+            )?,
+        };
+        self.transact(vec![put, user_update]).await.map_err(ApiError::from)
     }
 }

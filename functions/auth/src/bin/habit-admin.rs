@@ -21,16 +21,9 @@ async fn main() -> ExitCode {
         eprintln!("TABLE_NAME is required");
         return usage();
     };
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty());
+    let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
     let client = shared::storage::client(endpoint.as_deref()).await;
-    match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => match shared::storage::table::create_table(&client, &table).await {
             Ok(()) => {
                 println!("table {table} is ready");
@@ -75,21 +68,11 @@ fn random_password() -> String {
 }
 
 /// Creates the admin unless the username is taken (then returns `false`).
-async fn create_admin(
-    db: &Db,
-    username: &str,
-    email: &str,
-    password: &str,
-) -> Result<bool, shared::ApiError> {
+async fn create_admin(db: &Db, username: &str, email: &str, password: &str) -> Result<bool, shared::ApiError> {
     let user = auth::new_user(username, email, None, password, Role::Admin).await?;
-    if db
-        .get::<shared::models::GuardItem>(&keys::username_guard(&user.username), true)
-        .await?
-        .is_some()
-    {
+    if db.get::<shared::models::GuardItem>(&keys::username_guard(&user.username), true).await?.is_some() {
         return Ok(false);
     }
-    db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at))
-        .await?;
+    db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
     Ok(true)
 }

@@ -1,0 +1,220 @@
+//! `functions/categories`: the category catalogue. Admins create, rename and delete categories;
+//! every signed-in user reads them. Names are unique, case-insensitively (guard item).
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Router,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::{AdminUser, AuthUser},
+    domain::Checker,
+    http::{nullable, page_size, Json, PageBody, Query},
+    keys,
+    models::{CategoryItem, HabitFields, HabitItem},
+    ApiError, ApiResult, AppState,
+};
+
+shared::routes! {
+    POST "/categories" => create_category,
+    GET "/categories" => list_categories,
+    GET "/categories/{id}" => get_category,
+    PATCH "/categories/{id}" => patch_category,
+    DELETE "/categories/{id}" => delete_category,
+    GET "/categories/{id}/habits" => category_habits,
+}
+
+pub fn app(state: AppState) -> Router {
+    shared::http::finish(routes(), state)
+}
+
+type J<T> = ApiResult<axum::Json<T>>;
+
+const NAME_MAX: usize = 50;
+const DESCRIPTION_MAX: usize = 500;
+
+#[derive(Serialize)]
+struct CategoryView {
+    category_id: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view(c: &CategoryItem) -> CategoryView {
+    CategoryView {
+        category_id: c.category_id.clone(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    }
+}
+
+fn check(c: &mut Checker, name: &str, description: Option<&str>) {
+    let len = name.chars().count();
+    if len == 0 || len > NAME_MAX {
+        c.fail("name", format!("must be 1 to {NAME_MAX} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        c.fail("name", "must not contain control characters");
+    }
+    c.text("description", description, DESCRIPTION_MAX);
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<CategoryItem> {
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("category"));
+    }
+    state.db.get_category(id).await?.ok_or(ApiError::NotFound("category"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+async fn create_category(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, axum::Json<CategoryView>)> {
+    let name = b.name.trim().to_owned();
+    let mut c = Checker::default();
+    check(&mut c, &name, b.description.as_deref());
+    c.finish()?;
+    let id = ulid::Ulid::new().to_string();
+    let key = keys::category(&id);
+    let now = Utc::now();
+    let category = CategoryItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity: CategoryItem::ENTITY.into(),
+        gsi1pk: keys::CATEGORIES_GSI1PK.into(),
+        gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &id),
+        category_id: id,
+        name,
+        description: b.description,
+        status: CategoryItem::ACTIVE.into(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    state.db.create_category(&category).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&category))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_categories(
+    State(state): State<AppState>,
+    _me: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> J<PageBody<CategoryView>> {
+    let limit = page_size(q.limit)?;
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode("categories", c)).transpose()?;
+    let (items, next) = state.db.list_categories(limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode("categories", k)).transpose()?;
+    Ok(axum::Json(PageBody { items: items.iter().map(view).collect(), next_cursor }))
+}
+
+async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Path<String>) -> J<CategoryView> {
+    Ok(axum::Json(view(&load(&state, &id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+}
+
+async fn patch_category(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Json(p): Json<PatchBody>,
+) -> J<CategoryView> {
+    let current = load(&state, &id).await?;
+    let name = p.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| current.name.clone());
+    let description = p.description.unwrap_or_else(|| current.description.clone());
+    let mut c = Checker::default();
+    check(&mut c, &name, description.as_deref());
+    c.finish()?;
+    if name == current.name && description == current.description {
+        return Ok(axum::Json(view(&current)));
+    }
+    let updated = CategoryItem {
+        gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &current.category_id),
+        name,
+        description,
+        version: current.version + 1,
+        updated_at: Utc::now(),
+        ..current.clone()
+    };
+    state.db.update_category(&current, &updated).await?;
+    Ok(axum::Json(view(&updated)))
+}
+
+async fn delete_category(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let category = load(&state, &id).await?;
+    state.db.delete_category(&category).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct HabitSummary {
+    habit_id: String,
+    user_id: String,
+    #[serde(flatten)]
+    fields: HabitFields,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HabitsQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// The habits filed under a category (admins).
+async fn category_habits(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Query(q): Query<HabitsQuery>,
+) -> J<PageBody<HabitSummary>> {
+    load(&state, &id).await?;
+    let limit = page_size(q.limit)?;
+    let scope = format!("category-habits:{id}");
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (habits, next) = state.db.list_category_habits(&id, None, limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    let items = habits
+        .into_iter()
+        .map(|h: HabitItem| HabitSummary { habit_id: h.habit_id, user_id: h.user_id, fields: h.fields })
+        .collect();
+    Ok(axum::Json(PageBody { items, next_cursor }))
+}

@@ -1,0 +1,592 @@
+//! `functions/habits`: habits, daily tracking entries, statistics, category assignment, the
+//! caller's day (`/me/today`) and the admin view of every habit.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Router,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::{AdminUser, AuthUser},
+    domain::Checker,
+    http::{nullable, page_size, Json, PageBody, Query},
+    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Role, Target},
+    schedule::{self, Frequency, Stats, Status},
+    ApiError, ApiResult, AppState,
+};
+
+shared::routes! {
+    POST "/habits" => create_habit,
+    GET "/habits" => list_habits,
+    GET "/habits/{id}" => get_habit,
+    PATCH "/habits/{id}" => patch_habit,
+    DELETE "/habits/{id}" => delete_habit,
+    GET "/habits/{id}/entries" => list_entries,
+    GET "/habits/{id}/entries/{date}" => get_entry,
+    PUT "/habits/{id}/entries/{date}" => put_entry,
+    DELETE "/habits/{id}/entries/{date}" => delete_entry,
+    GET "/habits/{id}/stats" => get_stats,
+    PUT "/habits/{id}/categories/{category_id}" => assign_category,
+    DELETE "/habits/{id}/categories/{category_id}" => unassign_category,
+    GET "/me/today" => today,
+    GET "/admin/habits" => admin_list_habits,
+}
+
+pub fn app(state: AppState) -> Router {
+    shared::http::finish(routes(), state)
+}
+
+type J<T> = ApiResult<axum::Json<T>>;
+
+const TITLE_MAX: usize = 100;
+const DESCRIPTION_MAX: usize = 1000;
+const NOTE_MAX: usize = 500;
+const UNIT_MAX: usize = 20;
+const AMOUNT_MAX: f64 = 1_000_000.0;
+
+// ---- views ---------------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+pub struct HabitView {
+    pub habit_id: String,
+    pub user_id: String,
+    #[serde(flatten)]
+    pub fields: HabitFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<CategoryRef>>,
+}
+
+#[derive(Serialize)]
+pub struct CategoryRef {
+    pub category_id: String,
+    pub name: String,
+}
+
+fn view(h: &HabitItem) -> HabitView {
+    HabitView {
+        habit_id: h.habit_id.clone(),
+        user_id: h.user_id.clone(),
+        fields: h.fields.clone(),
+        created_at: h.created_at,
+        updated_at: h.updated_at,
+        categories: None,
+    }
+}
+
+#[derive(Serialize)]
+pub struct EntryView {
+    pub habit_id: String,
+    pub date: NaiveDate,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_completed: Option<f64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn entry_view(e: &EntryItem) -> EntryView {
+    EntryView {
+        habit_id: e.habit_id.clone(),
+        date: e.date,
+        status: e.status,
+        note: e.note.clone(),
+        unit_completed: e.unit_completed,
+        updated_at: e.updated_at,
+    }
+}
+
+// ---- checks --------------------------------------------------------------------------------------
+
+/// Ids in paths are ULIDs; anything else cannot exist.
+fn check_id(id: &str, what: &'static str) -> ApiResult<()> {
+    id.parse::<ulid::Ulid>().map(|_| ()).map_err(|_| ApiError::NotFound(what))
+}
+
+fn parse_date(raw: &str) -> ApiResult<NaiveDate> {
+    raw.parse().map_err(|_| ApiError::invalid("date", "must be a date like 2026-03-01"))
+}
+
+fn check_fields(c: &mut Checker, f: &HabitFields, today: NaiveDate) {
+    let title_len = f.title.trim().chars().count();
+    if title_len == 0 || title_len > TITLE_MAX {
+        c.fail("title", format!("must be 1 to {TITLE_MAX} characters"));
+    }
+    c.text("description", f.description.as_deref(), DESCRIPTION_MAX);
+    if let Err((field, message)) = f.frequency.validate() {
+        c.fail(field, message);
+    }
+    if let Some(t) = &f.target {
+        if !(t.value.is_finite() && t.value > 0.0 && t.value <= AMOUNT_MAX) {
+            c.fail("target.value", format!("must be a number above 0 and at most {AMOUNT_MAX}"));
+        }
+        let unit_len = t.unit.trim().chars().count();
+        if unit_len == 0 || unit_len > UNIT_MAX {
+            c.fail("target.unit", format!("must be 1 to {UNIT_MAX} characters"));
+        }
+    }
+    let earliest = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date");
+    if f.start_date < earliest || f.start_date > today + chrono::Days::new(366) {
+        c.fail("start_date", "must be between 2000-01-01 and a year from today");
+    }
+    if f.end_date.is_some_and(|end| end < f.start_date) {
+        c.fail("end_date", "must not be before start_date");
+    }
+}
+
+fn today_of(user: &shared::models::UserItem) -> NaiveDate {
+    schedule::today_in(user.tz(), Utc::now())
+}
+
+/// Loads one of the caller's habits (another user's id is simply not found).
+async fn own_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<HabitItem> {
+    check_id(id, "habit")?;
+    state.db.get_habit(me.id(), id).await?.ok_or(ApiError::NotFound("habit"))
+}
+
+// ---- habits --------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    title: String,
+    #[serde(default)]
+    description: Option<String>,
+    frequency: Frequency,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    start_date: Option<NaiveDate>,
+    #[serde(default)]
+    end_date: Option<NaiveDate>,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+async fn create_habit(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, axum::Json<HabitView>)> {
+    let today = today_of(&me.user);
+    let fields = HabitFields {
+        title: b.title.trim().to_owned(),
+        description: b.description,
+        frequency: b.frequency,
+        target: b.target.map(|t| Target { unit: t.unit.trim().to_owned(), ..t }),
+        start_date: b.start_date.unwrap_or(today),
+        end_date: b.end_date,
+        is_active: b.is_active.unwrap_or(true),
+    };
+    let mut c = Checker::default();
+    check_fields(&mut c, &fields, today);
+    c.finish()?;
+    let habit = HabitItem::new(me.id(), fields, Utc::now());
+    state.db.create_habit(&habit).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&habit))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    is_active: Option<bool>,
+    #[serde(default)]
+    category_id: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_habits(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> J<PageBody<HabitView>> {
+    let limit = page_size(q.limit)?;
+    let scope = format!("habits:{}:{:?}:{:?}", me.id(), q.is_active, q.category_id);
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (habits, next) = match &q.category_id {
+        None => state.db.list_user_habits(me.id(), q.is_active, limit, start).await?,
+        Some(cid) => {
+            check_id(cid, "category").map_err(|_| ApiError::invalid("category_id", "is not a category id"))?;
+            let (habits, next) = state.db.list_category_habits(cid, Some(me.id()), limit, start).await?;
+            (habits.into_iter().filter(|h| q.is_active.is_none_or(|a| h.fields.is_active == a)).collect(), next)
+        }
+    };
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: habits.iter().map(view).collect(), next_cursor }))
+}
+
+async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<HabitView> {
+    check_id(&id, "habit")?;
+    let found = state.db.get_habit_with_links(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
+    let keys: Vec<_> = found.category_ids.iter().map(|c| shared::keys::category(c)).collect();
+    let categories: Vec<CategoryItem> = if keys.is_empty() { Vec::new() } else { state.db.batch_get(&keys).await? };
+    let mut v = view(&found.habit);
+    v.categories =
+        Some(categories.into_iter().map(|c| CategoryRef { category_id: c.category_id, name: c.name }).collect());
+    Ok(axum::Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default)]
+    frequency: Option<Frequency>,
+    #[serde(default, deserialize_with = "nullable")]
+    target: Option<Option<Target>>,
+    #[serde(default)]
+    start_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "nullable")]
+    end_date: Option<Option<NaiveDate>>,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+async fn patch_habit(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    Json(p): Json<PatchBody>,
+) -> J<HabitView> {
+    let current = own_habit(&state, &me, &id).await?;
+    let old = current.fields.clone();
+    let fields = HabitFields {
+        title: p.title.map(|t| t.trim().to_owned()).unwrap_or(old.title),
+        description: p.description.unwrap_or(old.description),
+        frequency: p.frequency.unwrap_or(old.frequency),
+        target: p.target.map(|t| t.map(|t| Target { unit: t.unit.trim().to_owned(), ..t })).unwrap_or(old.target),
+        start_date: p.start_date.unwrap_or(old.start_date),
+        end_date: p.end_date.unwrap_or(old.end_date),
+        is_active: p.is_active.unwrap_or(old.is_active),
+    };
+    let mut c = Checker::default();
+    check_fields(&mut c, &fields, today_of(&me.user));
+    c.finish()?;
+    if fields == current.fields {
+        return Ok(axum::Json(view(&current)));
+    }
+    let updated = HabitItem { fields, version: current.version + 1, updated_at: Utc::now(), ..current.clone() };
+    state.db.update_habit(&updated, current.version).await?;
+    Ok(axum::Json(view(&updated)))
+}
+
+async fn delete_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    check_id(&id, "habit")?;
+    if state.db.delete_habit(me.id(), &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("habit"))
+    }
+}
+
+// ---- entries -------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryBody {
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default)]
+    unit_completed: Option<f64>,
+}
+
+/// Decides an entry's status: for a habit with a numeric target, `unit_completed` against the
+/// target decides done / partial (0 is missed) unless the day is explicitly skipped or missed.
+fn decide_status(
+    c: &mut Checker,
+    target: Option<&Target>,
+    status: Option<Status>,
+    units: Option<f64>,
+) -> Option<Status> {
+    if let Some(u) = units {
+        if !(u.is_finite() && (0.0..=AMOUNT_MAX).contains(&u)) {
+            c.fail("unit_completed", format!("must be a number from 0 to {AMOUNT_MAX}"));
+            return None;
+        }
+    }
+    match (target, status) {
+        (None, None) => {
+            c.fail("status", "is required: one of done, partial, skipped, missed");
+            None
+        }
+        (None, Some(s)) => {
+            if units.is_some() {
+                c.fail("unit_completed", "this habit has no numeric target");
+            }
+            Some(s)
+        }
+        (Some(_), Some(s @ (Status::Skipped | Status::Missed))) => Some(s),
+        (Some(t), given) => {
+            let Some(u) = units else {
+                c.fail("unit_completed", format!("is required: this habit counts {}", t.unit));
+                return None;
+            };
+            let derived = if u >= t.value {
+                Status::Done
+            } else if u > 0.0 {
+                Status::Partial
+            } else {
+                Status::Missed
+            };
+            if given.is_some_and(|g| g != derived) {
+                c.fail("status", format!("disagrees with unit_completed ({u} of {} {})", t.value, t.unit));
+            }
+            Some(derived)
+        }
+    }
+}
+
+async fn put_entry(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, date)): Path<(String, String)>,
+    Json(b): Json<EntryBody>,
+) -> J<EntryView> {
+    let habit = own_habit(&state, &me, &id).await?;
+    let date = parse_date(&date)?;
+    let today = today_of(&me.user);
+    let mut c = Checker::default();
+    if date < habit.fields.start_date {
+        c.fail("date", format!("is before the habit's start_date {}", habit.fields.start_date));
+    } else if habit.fields.end_date.is_some_and(|end| date > end) {
+        c.fail("date", "is after the habit's end_date");
+    } else if date > today {
+        c.fail("date", format!("is after today ({today} in {})", me.user.tz().name()));
+    }
+    c.text("note", b.note.as_deref(), NOTE_MAX);
+    let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, b.unit_completed);
+    c.finish()?;
+    let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
+    let key = shared::keys::entry(me.id(), &habit.habit_id, date);
+    let entry = EntryItem {
+        pk: key.pk.clone(),
+        sk: key.sk,
+        entity: EntryItem::ENTITY.into(),
+        gsi2pk: key.pk,
+        gsi2sk: shared::keys::entry_gsi2sk(date, &habit.habit_id),
+        habit_id: habit.habit_id.clone(),
+        user_id: me.id().to_owned(),
+        date,
+        status,
+        note: b.note,
+        unit_completed: b.unit_completed,
+        updated_at: Utc::now(),
+    };
+    state.db.put_entry(&entry, habit.version).await?;
+    Ok(axum::Json(entry_view(&entry)))
+}
+
+async fn get_entry(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, date)): Path<(String, String)>,
+) -> J<EntryView> {
+    check_id(&id, "habit")?;
+    let date = parse_date(&date)?;
+    let (habit, entry) = tokio::join!(state.db.get_habit(me.id(), &id), state.db.get_entry(me.id(), &id, date));
+    habit?.ok_or(ApiError::NotFound("habit"))?;
+    Ok(axum::Json(entry_view(&entry?.ok_or(ApiError::NotFound("entry"))?)))
+}
+
+async fn delete_entry(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, date)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    own_habit(&state, &me, &id).await?;
+    let date = parse_date(&date)?;
+    if state.db.delete_entry(me.id(), &id, date).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("entry"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    #[serde(default)]
+    from: Option<NaiveDate>,
+    #[serde(default)]
+    to: Option<NaiveDate>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_entries(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    Query(q): Query<EntriesQuery>,
+) -> J<PageBody<EntryView>> {
+    check_id(&id, "habit")?;
+    let limit = page_size(q.limit)?;
+    let from = q.from.unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"));
+    let to = q.to.unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
+    if from > to {
+        return Err(ApiError::invalid("to", "must not be before from"));
+    }
+    let scope = format!("entries:{}:{id}:{from}:{to}", me.id());
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (habit, page) =
+        tokio::join!(state.db.get_habit(me.id(), &id), state.db.list_entries(me.id(), &id, from, to, limit, start));
+    habit?.ok_or(ApiError::NotFound("habit"))?;
+    let (entries, next) = page?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: entries.iter().map(entry_view).collect(), next_cursor }))
+}
+
+// ---- statistics and today ------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct StatsView {
+    habit_id: String,
+    /// The caller's today, in their time zone: the day the figures are computed for.
+    as_of: NaiveDate,
+    time_zone: String,
+    #[serde(flatten)]
+    stats: Stats,
+}
+
+async fn get_stats(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<StatsView> {
+    check_id(&id, "habit")?;
+    let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
+    let today = today_of(&me.user);
+    let marks = found
+        .entries
+        .iter()
+        .map(|e| (e.date, schedule::Mark { status: e.status, units: e.unit_completed.unwrap_or(0.0) }))
+        .collect();
+    let stats = schedule::stats(&found.habit.schedule(), &marks, today);
+    Ok(axum::Json(StatsView { habit_id: id, as_of: today, time_zone: me.user.tz().name().to_owned(), stats }))
+}
+
+#[derive(Serialize)]
+struct TodayItem {
+    habit: HabitView,
+    entry: Option<EntryView>,
+}
+
+#[derive(Serialize)]
+struct TodayView {
+    date: NaiveDate,
+    time_zone: String,
+    items: Vec<TodayItem>,
+}
+
+/// Every active habit scheduled today (the caller's today) with today's entry: one Query.
+async fn today(State(state): State<AppState>, me: AuthUser) -> J<TodayView> {
+    let today = today_of(&me.user);
+    let (habits, entries) = state.db.habits_and_entries_from(me.id(), today).await?;
+    let items = habits
+        .iter()
+        .filter(|h| {
+            h.fields.is_active
+                && h.fields.start_date <= today
+                && h.fields.end_date.is_none_or(|end| today <= end)
+                && h.fields.frequency.is_scheduled(today)
+        })
+        .map(|h| TodayItem {
+            habit: view(h),
+            entry: entries.iter().find(|e| e.habit_id == h.habit_id && e.date == today).map(entry_view),
+        })
+        .collect();
+    Ok(axum::Json(TodayView { date: today, time_zone: me.user.tz().name().to_owned(), items }))
+}
+
+// ---- categories ----------------------------------------------------------------------------------
+
+/// The habit a caller may file: their own, or (admins) anyone's.
+async fn assignable_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<HabitItem> {
+    check_id(id, "habit")?;
+    if let Some(h) = state.db.get_habit(me.id(), id).await? {
+        return Ok(h);
+    }
+    if me.user.role == Role::Admin {
+        if let Some(h) = state.db.find_habit(id).await? {
+            return Ok(h);
+        }
+    }
+    Err(ApiError::NotFound("habit"))
+}
+
+async fn assign_category(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, category_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let habit = assignable_habit(&state, &me, &id).await?;
+    check_id(&category_id, "category")?;
+    let link = HabitCategoryItem::new(&habit.user_id, &habit.habit_id, &category_id, Utc::now());
+    state.db.link_category(&link).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unassign_category(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path((id, category_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let habit = assignable_habit(&state, &me, &id).await?;
+    check_id(&category_id, "category")?;
+    if state.db.unlink_category(&habit.user_id, &habit.habit_id, &category_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("category assignment"))
+    }
+}
+
+// ---- admin ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminQuery {
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    category_id: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// Every user's habits (GSI1), or one user's (GSI2), or one category's (links), admins only.
+async fn admin_list_habits(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(q): Query<AdminQuery>,
+) -> J<PageBody<HabitView>> {
+    let limit = page_size(q.limit)?;
+    let mut c = Checker::default();
+    for (field, value) in [("user_id", &q.user_id), ("category_id", &q.category_id)] {
+        if value.as_deref().is_some_and(|v| v.parse::<ulid::Ulid>().is_err()) {
+            c.fail(field, "is not an id");
+        }
+    }
+    c.finish()?;
+    let scope = format!("admin-habits:{:?}:{:?}", q.user_id, q.category_id);
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (habits, next) = match (&q.user_id, &q.category_id) {
+        (user, Some(cid)) => state.db.list_category_habits(cid, user.as_deref(), limit, start).await?,
+        (Some(user), None) => state.db.list_user_habits(user, None, limit, start).await?,
+        (None, None) => state.db.list_all_habits(limit, start).await?,
+    };
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: habits.iter().map(view).collect(), next_cursor }))
+}

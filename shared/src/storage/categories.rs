@@ -1,0 +1,104 @@
+//! Categories (admin-managed catalogue) with unique names.
+
+use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1};
+use crate::{
+    error::ApiError,
+    keys,
+    models::{CategoryItem, GuardItem},
+};
+
+pub const CATEGORY_GUARD: &str = "CategoryNameGuard";
+
+fn name_taken() -> ApiError {
+    ApiError::conflict("name", "a category with this name already exists")
+}
+
+impl Db {
+    /// Creates a category and its name guard in one transaction.
+    pub async fn create_category(&self, category: &CategoryItem) -> Result<(), ApiError> {
+        let guard = GuardItem::new(
+            keys::category_name_guard(&category.name.to_lowercase()),
+            CATEGORY_GUARD,
+            &category.category_id,
+        );
+        let ops = vec![
+            self.put_op(category, Some("attribute_not_exists(PK)"))?,
+            self.put_op(&guard, Some("attribute_not_exists(PK)"))?,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(1) => name_taken(),
+            _ => e.into(),
+        })
+    }
+
+    pub async fn get_category(&self, category_id: &str) -> Result<Option<CategoryItem>, ApiError> {
+        Ok(self
+            .get::<CategoryItem>(&keys::category(category_id), true)
+            .await?
+            .filter(|c| c.status == CategoryItem::ACTIVE))
+    }
+
+    /// Replaces a category read at `current.version`, swapping the name guard when the name changed.
+    pub async fn update_category(&self, current: &CategoryItem, updated: &CategoryItem) -> Result<(), ApiError> {
+        let mut put = self.put_op(updated, Some("version = :v"))?;
+        if let Some(p) = put.put.as_mut() {
+            p.expression_attribute_values = Some(values([(":v", n(current.version))]));
+        }
+        let mut ops = vec![put];
+        let (old, new) = (current.name.to_lowercase(), updated.name.to_lowercase());
+        if old != new {
+            ops.push(self.delete_op(&keys::category_name_guard(&old), None, None)?);
+            let guard = GuardItem::new(keys::category_name_guard(&new), CATEGORY_GUARD, &current.category_id);
+            ops.push(self.put_op(&guard, Some("attribute_not_exists(PK)"))?);
+        }
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => {
+                ApiError::Conflict { detail: "the category was changed concurrently; retry".into(), field: None }
+            }
+            Some(2) => name_taken(),
+            _ => e.into(),
+        })
+    }
+
+    /// A page of categories by name (GSI1 `CATEGORIES`).
+    pub async fn list_categories(
+        &self,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<CategoryItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(GSI1, keys::CATEGORIES_GSI1PK, Some(SortKey::BeginsWith("NAME#".into())));
+        q.limit = Some(limit);
+        q.start = start;
+        q.filter = Some(("#st = :active".into(), values([(":active", s(CategoryItem::ACTIVE))])));
+        let (items, next) = self.query_page_named(&q, &[("#st", "status")]).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// Deletes a category and every habit link to it. The category is first marked `deleting`
+    /// (no new links from then on), then its links are removed, then the category and its guard.
+    pub async fn delete_category(&self, category: &CategoryItem) -> Result<(), ApiError> {
+        let key = keys::category(&category.category_id);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression("SET #st = :deleting")
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":deleting", s(CategoryItem::DELETING))
+            .send()
+            .await
+            .map_err(|e| match sdk_error(e) {
+                ApiError::Conflict { .. } => ApiError::NotFound("category"),
+                other => other,
+            })?;
+        let links = self.query_all(Query::new(GSI1, keys::category_pk(&category.category_id), None)).await?;
+        self.batch_delete(links.iter().filter_map(item_key).collect()).await?;
+        let ops = vec![
+            self.delete_op(&key, None, None)?,
+            self.delete_op(&keys::category_name_guard(&category.name.to_lowercase()), None, None)?,
+        ];
+        self.transact(ops).await.map_err(ApiError::from)
+    }
+}

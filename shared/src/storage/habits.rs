@@ -1,0 +1,306 @@
+//! Habits, their tracking entries and their category links (all in the owner's partition).
+
+use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE};
+use crate::{
+    error::ApiError,
+    keys,
+    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitItem},
+};
+use chrono::NaiveDate;
+
+const AT_VERSION: &str = "version = :v";
+
+/// A habit with the items that sort beside it.
+pub struct HabitWith {
+    pub habit: HabitItem,
+    pub category_ids: Vec<String>,
+    pub entries: Vec<EntryItem>,
+}
+
+fn entity(item: &Item) -> Option<&str> {
+    item.get("entity").and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// Splits the items of a habit's key range into the habit, its links and its entries.
+fn assemble(items: Vec<Item>) -> Result<Option<HabitWith>, ApiError> {
+    let mut habit = None;
+    let mut category_ids = Vec::new();
+    let mut entries = Vec::new();
+    for item in items {
+        match entity(&item) {
+            Some(HabitItem::ENTITY) => habit = Some(from_item::<HabitItem>(item)?),
+            Some(HabitCategoryItem::ENTITY) => category_ids.push(from_item::<HabitCategoryItem>(item)?.category_id),
+            Some(EntryItem::ENTITY) => entries.push(from_item::<EntryItem>(item)?),
+            _ => {}
+        }
+    }
+    Ok(habit.map(|habit| HabitWith { habit, category_ids, entries }))
+}
+
+impl Db {
+    pub async fn create_habit(&self, habit: &HabitItem) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(habit)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    pub async fn get_habit(&self, user_id: &str, habit_id: &str) -> Result<Option<HabitItem>, ApiError> {
+        self.get(&keys::habit(user_id, habit_id), true).await
+    }
+
+    /// The habit and its category ids: one Query.
+    pub async fn get_habit_with_links(&self, user_id: &str, habit_id: &str) -> Result<Option<HabitWith>, ApiError> {
+        let (lo, hi) = keys::habit_with_links_range(habit_id);
+        assemble(self.query_all(Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)))).await?)
+    }
+
+    /// The habit, its links and its whole history: one Query (paged by DynamoDB beyond 1 MB).
+    pub async fn get_habit_with_history(&self, user_id: &str, habit_id: &str) -> Result<Option<HabitWith>, ApiError> {
+        let (lo, hi) = keys::habit_range(habit_id);
+        assemble(self.query_all(Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)))).await?)
+    }
+
+    /// Finds any user's habit by id (admins): GSI1 `HABITS`.
+    pub async fn find_habit(&self, habit_id: &str) -> Result<Option<HabitItem>, ApiError> {
+        let q = Query::new(GSI1, keys::HABITS_GSI1PK, Some(SortKey::Equals(keys::habit_sk(habit_id))));
+        let (items, _) = self.query_page(&q).await?;
+        items.into_iter().next().map(from_item).transpose()
+    }
+
+    /// Replaces a habit read at `current_version`.
+    pub async fn update_habit(&self, habit: &HabitItem, current_version: u64) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(habit)?))
+            .condition_expression(AT_VERSION)
+            .expression_attribute_values(":v", n(current_version))
+            .send()
+            .await
+            .map_err(|e| match sdk_error(e) {
+                ApiError::Conflict { .. } => {
+                    ApiError::Conflict { detail: "the habit was changed concurrently; retry".into(), field: None }
+                }
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    /// Deletes a habit and everything of it: entries and category links (batch-deleted first),
+    /// then the habit itself, conditionally, so a failure leaves a habit that can be deleted again.
+    pub async fn delete_habit(&self, user_id: &str, habit_id: &str) -> Result<bool, ApiError> {
+        let (lo, hi) = keys::habit_range(habit_id);
+        let habit_key = keys::habit(user_id, habit_id);
+        let items = self.query_all(Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)))).await?;
+        if items.is_empty() {
+            return Ok(false);
+        }
+        let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
+        self.batch_delete(owned).await?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&habit_key.pk))
+            .key(keys::SK, s(&habit_key.sk))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(true)
+    }
+
+    /// A page of a user's habits (GSI2), optionally only active or inactive ones.
+    pub async fn list_user_habits(
+        &self,
+        user_id: &str,
+        active: Option<bool>,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(GSI2, keys::user_pk(user_id), Some(SortKey::BeginsWith("HABIT#".into())));
+        q.limit = Some(limit);
+        q.start = start;
+        if let Some(a) = active {
+            q.filter = Some((
+                "is_active = :active".into(),
+                values([(":active", aws_sdk_dynamodb::types::AttributeValue::Bool(a))]),
+            ));
+        }
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// A page of every user's habits (GSI1 `HABITS`, oldest first).
+    pub async fn list_all_habits(
+        &self,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(GSI1, keys::HABITS_GSI1PK, None);
+        q.limit = Some(limit);
+        q.start = start;
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// A page of a category's habits (GSI1 links, then one `BatchGetItem`), optionally of one user.
+    pub async fn list_category_habits(
+        &self,
+        category_id: &str,
+        user_id: Option<&str>,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
+        let prefix = match user_id {
+            Some(u) => format!("{}#HABIT#", keys::user_pk(u)),
+            None => "USER#".into(),
+        };
+        let mut q = Query::new(GSI1, keys::category_pk(category_id), Some(SortKey::BeginsWith(prefix)));
+        q.limit = Some(limit);
+        q.start = start;
+        let (links, next) = self.query_page(&q).await?;
+        let keys: Vec<_> = links
+            .into_iter()
+            .map(from_item::<HabitCategoryItem>)
+            .map(|l| l.map(|l| keys::habit(&l.user_id, &l.habit_id)))
+            .collect::<Result<_, _>>()?;
+        Ok((self.batch_get(&keys).await?, next))
+    }
+
+    /// Today's entries and every habit of a user: one Query on GSI2 (`GSI2SK >= DAY#<today>`).
+    pub async fn habits_and_entries_from(
+        &self,
+        user_id: &str,
+        today: NaiveDate,
+    ) -> Result<(Vec<HabitItem>, Vec<EntryItem>), ApiError> {
+        let q = Query::new(GSI2, keys::user_pk(user_id), Some(SortKey::AtLeast(keys::day_gsi2sk_from(today))));
+        let (mut habits, mut entries) = (Vec::new(), Vec::new());
+        for item in self.query_all(q).await? {
+            match entity(&item) {
+                Some(HabitItem::ENTITY) => habits.push(from_item(item)?),
+                Some(EntryItem::ENTITY) => entries.push(from_item(item)?),
+                _ => {}
+            }
+        }
+        Ok((habits, entries))
+    }
+
+    /// Creates or replaces the entry of one day, provided the habit is still at `habit_version`
+    /// (so its dates and target were what the entry was checked against).
+    pub async fn put_entry(&self, entry: &EntryItem, habit_version: u64) -> Result<(), ApiError> {
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user_pk(&entry.user_id)))
+            .key(keys::SK, s(keys::habit_sk(&entry.habit_id)))
+            .condition_expression(AT_VERSION)
+            .expression_attribute_values(":v", n(habit_version))
+            .build()
+            .map_err(ApiError::internal)?;
+        let ops = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder().condition_check(check).build(),
+            self.put_op(entry, None)?,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => {
+                ApiError::Conflict { detail: "the habit was changed or deleted meanwhile; retry".into(), field: None }
+            }
+            _ => e.into(),
+        })
+    }
+
+    pub async fn get_entry(
+        &self,
+        user_id: &str,
+        habit_id: &str,
+        date: NaiveDate,
+    ) -> Result<Option<EntryItem>, ApiError> {
+        self.get(&keys::entry(user_id, habit_id, date), true).await
+    }
+
+    /// Deletes one day's entry; `false` when there was none.
+    pub async fn delete_entry(&self, user_id: &str, habit_id: &str, date: NaiveDate) -> Result<bool, ApiError> {
+        let key = keys::entry(user_id, habit_id, date);
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(key.pk))
+            .key(keys::SK, s(key.sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// A page of a habit's entries between two dates (inclusive), oldest first.
+    pub async fn list_entries(
+        &self,
+        user_id: &str,
+        habit_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<EntryItem>, Option<Item>), ApiError> {
+        let (lo, hi) = keys::entries_range(habit_id, from, to);
+        let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)));
+        q.limit = Some(limit);
+        q.start = start;
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// Files a habit under a category: the link is written only while the habit exists and the
+    /// category is active (one transaction). Idempotent.
+    pub async fn link_category(&self, link: &HabitCategoryItem) -> Result<(), ApiError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+        let habit = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::user_pk(&link.user_id)))
+            .key(keys::SK, s(keys::habit_sk(&link.habit_id)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(ApiError::internal)?;
+        let cat = keys::category(&link.category_id);
+        let category = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(keys::PK, s(cat.pk))
+            .key(keys::SK, s(cat.sk))
+            .condition_expression("#st = :active")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":active", s(CategoryItem::ACTIVE))
+            .build()
+            .map_err(ApiError::internal)?;
+        let ops = vec![
+            TransactWriteItem::builder().condition_check(habit).build(),
+            TransactWriteItem::builder().condition_check(category).build(),
+            self.put_op(link, None)?,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => ApiError::NotFound("habit"),
+            Some(1) => ApiError::NotFound("category"),
+            _ => e.into(),
+        })
+    }
+
+    pub async fn unlink_category(&self, user_id: &str, habit_id: &str, category_id: &str) -> Result<bool, ApiError> {
+        let key = keys::habit_category(user_id, habit_id, category_id);
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(key.pk))
+            .key(keys::SK, s(key.sk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some())
+    }
+}
