@@ -76,6 +76,31 @@ check("admin reads a user by id (path parameter routed)", status == 200 and user
 status, _, page = call("GET", "/users?role=user&limit=5", token=admin["access_token"])
 check("admin lists users", status == 200 and any(u["user_id"] == me["user_id"] for u in page["items"]), page)
 
+# Habits: create one, track a week, read the statistics and today's list, file it under a category.
+import datetime
+today = datetime.datetime.now(datetime.timezone.utc).date()
+week_ago = (today - datetime.timedelta(days=6)).isoformat()
+status, _, habit = call("POST", "/habits", {"title": "Read 20 pages", "frequency": {"type": "daily"}, "start_date": week_ago}, token)
+check("create a habit", status == 201 and habit["frequency"] == {"type": "daily"}, habit)
+hid = habit["habit_id"]
+ok = all(call("PUT", f"/habits/{hid}/entries/{(today - datetime.timedelta(days=d)).isoformat()}", {"status": "done"}, token)[0] == 200
+         for d in range(7))
+check("track a week", ok)
+problem("an entry after today is a 400", call("PUT", f"/habits/{hid}/entries/{(today + datetime.timedelta(days=2)).isoformat()}", {"status": "done"}, token), 400)
+status, _, stats = call("GET", f"/habits/{hid}/stats", token=token)
+check("stats: a 7-day streak, 100% over 7 days",
+      status == 200 and stats["current_streak"] == 7 and stats["completion_rate_7d"] == 1.0, stats)
+status, _, day = call("GET", "/me/today", token=token)
+check("today lists the habit with today's entry",
+      status == 200 and [i["entry"]["status"] for i in day["items"] if i["habit"]["habit_id"] == hid] == ["done"], day)
+status, _, cat = call("POST", "/categories", {"name": f"Reading {name}"}, admin["access_token"])
+check("admin creates a category", status == 201, cat)
+status, _, _ = call("PUT", f"/habits/{hid}/categories/{cat['category_id']}", token=token)
+check("file the habit under it", status == 204)
+status, _, filed = call("GET", f"/categories/{cat['category_id']}/habits", token=admin["access_token"])
+check("admin sees the category's habits", status == 200 and [h["habit_id"] for h in filed["items"]] == [hid], filed)
+problem("a user cannot create categories", call("POST", "/categories", {"name": "mine"}, token), 403)
+
 status, _, pair = call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]})
 check("refresh rotates", status == 200 and pair["refresh_token"] != login["refresh_token"], pair)
 problem("a spent refresh token is 401", call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]}), 401)

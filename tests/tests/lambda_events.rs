@@ -22,11 +22,20 @@ async fn every_sample_event_is_parsed_and_handled() {
     let app = TestApp::spawn().await;
     let admin = app.admin("eventadmin").await;
     let mut user: Option<habit_tests::Session> = None;
-    // Registration first, so the other events have a user to act on.
+    // Events that create what others refer to go first: the user, a category, a habit.
     let mut files = events();
-    files.sort_by_key(|(name, _)| !name.starts_with("auth-register"));
+    let rank = |name: &str| {
+        ["auth-register", "categories-create", "habits-create"].iter().position(|p| name.starts_with(p)).unwrap_or(9)
+    };
+    files.sort_by_key(|(name, _)| rank(name));
+    let (mut habit_id, mut category_id) = (String::new(), String::new());
+    let today = chrono::Utc::now().date_naive().to_string();
     for (name, raw) in files {
-        let mut raw = raw.replace("{{admin_access_token}}", &admin.access);
+        let mut raw = raw
+            .replace("{{admin_access_token}}", &admin.access)
+            .replace("{{habit_id}}", &habit_id)
+            .replace("{{category_id}}", &category_id)
+            .replace("{{today}}", &today);
         if let Some(u) = &user {
             raw = raw.replace("{{access_token}}", &u.access).replace("{{user_id}}", &u.user_id);
         }
@@ -47,6 +56,16 @@ async fn every_sample_event_is_parsed_and_handled() {
         assert!(status.is_success(), "{name} via {}: {status} {}", function.name, String::from_utf8_lossy(&bytes));
         if name.starts_with("auth-register") {
             user = Some(habit_tests::session_of(&serde_json::from_slice(&bytes).unwrap()));
+        }
+        if name.starts_with("habits-create") {
+            habit_id = serde_json::from_slice::<Value>(&bytes).unwrap()["habit_id"].as_str().unwrap().to_owned();
+        }
+        if name.starts_with("categories-create") {
+            category_id = serde_json::from_slice::<Value>(&bytes).unwrap()["category_id"].as_str().unwrap().to_owned();
+        }
+        if name.starts_with("habits-stats") {
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["current_streak"], 1, "the entry event was recorded: {body}");
         }
         if name.starts_with("users-get-by-id") {
             let body: Value = serde_json::from_slice(&bytes).unwrap();
