@@ -11,4 +11,4 @@ test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end ove
 	scripts/test.sh
 
 build-release: ## release bootstrap binaries for Lambda (arm64)
-	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users --bin habits --bin categories'
+	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users --bin habits --bin categories --bin reminders --bin dispatcher'

@@ -155,6 +155,47 @@ pub fn category_name_guard(lower_name: &str) -> Key {
     Key::new(format!("CATEGORYNAME#{lower_name}"), GUARD_SK)
 }
 
+/// Number of due-index shards. A reminder's shard is fixed by its id, so changing this needs a
+/// re-index of every reminder; the dispatcher queries every shard, in parallel, each minute.
+pub const DUE_SHARDS: u32 = 16;
+
+pub fn reminder(user_id: &str, reminder_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{REMINDER}{reminder_id}"))
+}
+
+pub const REMINDER: &str = "REMINDER#";
+pub const NOTIFICATION: &str = "NOTIF#";
+
+pub fn notification(user_id: &str, notification_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{NOTIFICATION}{notification_id}"))
+}
+
+/// The due-index shard of a reminder (FNV-1a of its id): spreads one minute's reminders over
+/// `DUE_SHARDS` GSI partitions.
+pub fn due_shard(reminder_id: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in reminder_id.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % DUE_SHARDS
+}
+
+/// GSI1 partition of a due-index shard.
+pub fn due_gsi1pk(shard: u32) -> String {
+    format!("DUE#{shard:02}")
+}
+
+/// GSI1 sort key of an armed reminder: its next fire time (zero-padded epoch seconds), then id.
+pub fn due_gsi1sk(at: chrono::DateTime<chrono::Utc>, reminder_id: &str) -> String {
+    format!("{:012}#{reminder_id}", at.timestamp())
+}
+
+/// Upper bound (inclusive) of the due-index sort keys of everything due at `now`.
+pub fn due_upper(now: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:012}#~", now.timestamp())
+}
+
 /// GSI1 sort key of a user: admin listings filter by role, or role and active, with `begins_with`.
 pub fn users_gsi1sk(role: Role, is_active: bool, user_id: &str) -> String {
     format!("{}{}", users_gsi1sk_prefix(Some(role), Some(is_active)), user_id)
@@ -227,6 +268,23 @@ mod tests {
         assert!(entry_gsi2sk(d("2026-01-09"), h) < from);
         assert!(entry_gsi2sk(d("2026-01-10"), h) >= from);
         assert!(habit_sk(h) >= from);
+    }
+
+    #[test]
+    fn due_index_orders_by_time_and_spreads_over_shards() {
+        let t = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let a = due_gsi1sk(t("2026-11-24T07:30:00Z"), "01A");
+        let b = due_gsi1sk(t("2026-11-24T07:31:00Z"), "01B");
+        assert!(a < b);
+        assert!(a <= due_upper(t("2026-11-24T07:30:00Z")) && b > due_upper(t("2026-11-24T07:30:59Z")));
+        assert_eq!(due_gsi1pk(3), "DUE#03");
+        let mut counts = [0u32; DUE_SHARDS as usize];
+        for _ in 0..3200 {
+            counts[due_shard(&ulid::Ulid::new().to_string()) as usize] += 1;
+        }
+        assert!(counts.iter().all(|c| (100..=300).contains(c)), "{counts:?}");
+        let id = ulid::Ulid::new().to_string();
+        assert_eq!(due_shard(&id), due_shard(&id));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod keys;
 pub mod models;
 pub mod password;
+pub mod reminder_time;
 pub mod schedule;
 pub mod session;
 pub mod state;

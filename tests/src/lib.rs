@@ -91,6 +91,7 @@ pub const FUNCTIONS: &[(&str, &[Route], MakeRouter)] = &[
     ("users", users::ROUTES, users::app),
     ("habits", habits::ROUTES, habits::app),
     ("categories", categories::ROUTES, categories::app),
+    ("reminders", reminders::ROUTES, reminders::app),
 ];
 
 pub fn functions(state: &AppState) -> Vec<Function> {

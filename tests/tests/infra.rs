@@ -215,3 +215,33 @@ fn template_table_matches_the_local_table_definition() {
         table::INDEXES.iter().map(|i| (i.name.into(), (i.pk.into(), i.sk.into()), "ALL".into())).collect();
     assert_eq!(gsis, local);
 }
+
+/// The dispatcher runs every minute, with a dead-letter queue for failed events and an alarm on it.
+#[test]
+fn dispatcher_is_scheduled_every_minute_with_a_dead_letter_queue_and_alarm() {
+    let t = template();
+    let (name, f) = functions(&t)
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == "dispatcher")
+        .expect("a dispatcher function");
+    let events = f["Properties"]["Events"].as_mapping().unwrap();
+    let schedule = events.values().find(|e| e["Type"] == "Schedule").unwrap_or_else(|| panic!("{name}: no schedule"));
+    assert_eq!(schedule["Properties"]["Schedule"], "rate(1 minute)");
+    let dlq = untag(&schedule["Properties"]["DeadLetterConfig"]["Arn"])
+        .as_str()
+        .unwrap()
+        .split('.')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(t["Resources"][dlq.as_str()]["Type"], "AWS::SQS::Queue");
+    let alarmed = t["Resources"].as_mapping().unwrap().values().any(|r| {
+        r["Type"] == "AWS::CloudWatch::Alarm"
+            && r["Properties"]["Dimensions"]
+                .as_sequence()
+                .is_some_and(|d| d.iter().any(|d| untag(&d["Value"]).as_str().is_some_and(|v| v.starts_with(&dlq))))
+    });
+    assert!(alarmed, "no alarm on {dlq}");
+    // Whole-minute fire times fit well inside the timeout.
+    assert!(f["Properties"]["Timeout"].as_u64().unwrap() < 60);
+}

@@ -92,7 +92,7 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a habit and everything of it: entries and category links (batch-deleted first),
+    /// Deletes a habit and everything of it: entries, category links and reminders (batch-deleted first),
     /// then the habit itself, conditionally, so a failure leaves a habit that can be deleted again.
     pub async fn delete_habit(&self, user_id: &str, habit_id: &str) -> Result<bool, ApiError> {
         let (lo, hi) = keys::habit_range(habit_id);
@@ -103,6 +103,7 @@ impl Db {
         }
         let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
         self.batch_delete(owned).await?;
+        self.delete_habit_reminders(user_id, habit_id).await?;
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -3,6 +3,7 @@
 
 pub mod categories;
 pub mod habits;
+pub mod reminders;
 pub mod table;
 pub mod tokens;
 pub mod users;
@@ -290,6 +291,7 @@ impl Db {
             .set_limit(q.limit)
             .set_exclusive_start_key(q.start.clone())
             .set_consistent_read(q.index.name.is_none().then_some(true))
+            .set_scan_index_forward(q.descending.then_some(false))
             .send()
             .await
             .map_err(sdk_error)?;
@@ -419,11 +421,13 @@ pub struct Query {
     pub limit: Option<i32>,
     pub start: Option<Item>,
     pub filter: Option<(String, HashMap<String, AttributeValue>)>,
+    /// Newest (highest sort key) first.
+    pub descending: bool,
 }
 
 impl Query {
     pub fn new(index: Index, pk: impl Into<String>, sk: Option<SortKey>) -> Self {
-        Query { index, pk: pk.into(), sk, limit: None, start: None, filter: None }
+        Query { index, pk: pk.into(), sk, limit: None, start: None, filter: None, descending: false }
     }
 }
 

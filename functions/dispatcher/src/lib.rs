@@ -1,0 +1,199 @@
+//! The reminder dispatcher, invoked by an EventBridge schedule every minute.
+//!
+//! Each run queries every shard of the due index (GSI1 `DUE#<shard>`, sort key = next fire time)
+//! for reminders due at or before now, in parallel, and handles each due occurrence:
+//!
+//! - due within the late window (default 1 hour): **fired** in one conditional transaction (the
+//!   reminder moves to its next occurrence only if it is still at this one, the notification is
+//!   written only if it does not exist, habit and user are checked active). Two overlapping runs,
+//!   or the same event delivered twice, can fire an occurrence only once. An occurrence fired in a
+//!   later minute than it was due is marked `late`.
+//! - older than the window: **skipped** (not fired in a burst after an outage), and the reminder
+//!   moves to its next occurrence after now.
+//! - habit inactive / ended / not started, or user deactivated: **suppressed**, moved on.
+//!
+//! A run stops taking new work when the Lambda deadline is near; what is left stays due in the
+//! index and the next run (a minute later) picks it up, marked late.
+
+use chrono::{DateTime, Utc};
+use futures::{stream, StreamExt};
+use serde::Serialize;
+use shared::{
+    keys::DUE_SHARDS,
+    models::ReminderItem,
+    reminder_time,
+    storage::{reminders::FireOutcome, Db},
+    ApiError,
+};
+use std::{collections::HashMap, time::Duration};
+use tokio::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Occurrences older than this are skipped instead of fired.
+    pub late_window: Duration,
+    /// Reminders handled at once within one run.
+    pub concurrency: usize,
+    /// Due reminders read per Query page.
+    pub page_size: i32,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig { late_window: Duration::from_secs(3600), concurrency: 32, page_size: 200 }
+    }
+}
+
+impl DispatchConfig {
+    /// `REMINDER_LATE_WINDOW_SECONDS` (60–86400, default 3600), `DISPATCH_CONCURRENCY` (1–256, default 32).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, String> {
+        let mut c = DispatchConfig::default();
+        let num = |name: &str, lo: u64, hi: u64| -> Result<Option<u64>, String> {
+            match vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                None => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+                    _ => {
+                        Err(format!("environment variable {name} must be a whole number from {lo} to {hi}, got {v:?}"))
+                    }
+                },
+            }
+        };
+        if let Some(s) = num("REMINDER_LATE_WINDOW_SECONDS", 60, 86_400)? {
+            c.late_window = Duration::from_secs(s);
+        }
+        if let Some(n) = num("DISPATCH_CONCURRENCY", 1, 256)? {
+            c.concurrency = n as usize;
+        }
+        Ok(c)
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub due: usize,
+    pub fired: usize,
+    pub fired_late: usize,
+    pub skipped_stale: usize,
+    pub suppressed: usize,
+    pub already_handled: usize,
+    /// The run stopped at its deadline with due reminders left for the next one.
+    pub left_for_next_run: bool,
+}
+
+enum Outcome {
+    Fired { late: bool },
+    Skipped,
+    Suppressed,
+    AlreadyHandled,
+}
+
+async fn handle_one(db: &Db, cfg: &DispatchConfig, r: ReminderItem, now: DateTime<Utc>) -> Result<Outcome, ApiError> {
+    let Some(occurrence) = r.next_fire_at else { return Ok(Outcome::AlreadyHandled) };
+    let (Ok(tz), Ok(time)) = (r.time_zone.parse::<chrono_tz::Tz>(), reminder_time::parse_time(&r.reminder_time)) else {
+        // Stored reminders are validated; an unreadable one is parked rather than retried forever.
+        db.advance_reminder(&r, occurrence, None).await?;
+        return Ok(Outcome::Suppressed);
+    };
+    let next = reminder_time::next_fire(tz, time, &r.repeat_days, now.max(occurrence));
+    let age = (now - occurrence).to_std().unwrap_or_default();
+    if age > cfg.late_window {
+        return Ok(if db.advance_reminder(&r, occurrence, next).await? {
+            Outcome::Skipped
+        } else {
+            Outcome::AlreadyHandled
+        });
+    }
+    let local_date = occurrence.with_timezone(&tz).date_naive();
+    Ok(match db.fire_reminder(&r, occurrence, local_date, next, now).await? {
+        FireOutcome::Fired => Outcome::Fired { late: age >= Duration::from_secs(60) },
+        FireOutcome::Suppressed => Outcome::Suppressed,
+        FireOutcome::AlreadyHandled => Outcome::AlreadyHandled,
+    })
+}
+
+/// One dispatcher run at `now`. `deadline`: when to stop taking new work.
+pub async fn dispatch(
+    db: &Db,
+    cfg: &DispatchConfig,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<Report, ApiError> {
+    let shards = stream::iter(0..DUE_SHARDS).map(|shard| dispatch_shard(db, cfg, shard, now, deadline));
+    let reports: Vec<Result<Report, ApiError>> = shards.buffer_unordered(DUE_SHARDS as usize).collect().await;
+    let mut total = Report::default();
+    for r in reports {
+        let r = r?;
+        total.due += r.due;
+        total.fired += r.fired;
+        total.fired_late += r.fired_late;
+        total.skipped_stale += r.skipped_stale;
+        total.suppressed += r.suppressed;
+        total.already_handled += r.already_handled;
+        total.left_for_next_run |= r.left_for_next_run;
+    }
+    Ok(total)
+}
+
+async fn dispatch_shard(
+    db: &Db,
+    cfg: &DispatchConfig,
+    shard: u32,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<Report, ApiError> {
+    let mut report = Report::default();
+    let per_shard = (cfg.concurrency / DUE_SHARDS as usize).max(1);
+    let mut start = None;
+    loop {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            report.left_for_next_run = true;
+            return Ok(report);
+        }
+        let (due, next_page) = db.due_page(shard, now, cfg.page_size, start).await?;
+        report.due += due.len();
+        let outcomes: Vec<Result<Outcome, ApiError>> =
+            stream::iter(due).map(|r| handle_one(db, cfg, r, now)).buffer_unordered(per_shard).collect().await;
+        for o in outcomes {
+            match o {
+                Ok(Outcome::Fired { late }) => {
+                    report.fired += 1;
+                    report.fired_late += usize::from(late);
+                }
+                Ok(Outcome::Skipped) => report.skipped_stale += 1,
+                Ok(Outcome::Suppressed) => report.suppressed += 1,
+                Ok(Outcome::AlreadyHandled) => report.already_handled += 1,
+                // One reminder's failure (throttling) must not stop the others; it stays due.
+                Err(e) => {
+                    tracing::warn!(error = %e, shard, "reminder left due after an error");
+                    report.left_for_next_run = true;
+                }
+            }
+        }
+        match next_page {
+            Some(k) => start = Some(k),
+            None => return Ok(report),
+        }
+    }
+}
+
+/// Handles an EventBridge scheduled event (the Lambda entry point's work).
+pub async fn handle_event(
+    db: &Db,
+    cfg: &DispatchConfig,
+    event: &serde_json::Value,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<Report, ApiError> {
+    let source = event.get("source").and_then(|s| s.as_str());
+    let kind = event.get("detail-type").and_then(|s| s.as_str());
+    if source != Some("aws.events") || kind != Some("Scheduled Event") {
+        return Err(ApiError::BadRequest(format!(
+            "not an EventBridge scheduled event: source {source:?}, detail-type {kind:?}"
+        )));
+    }
+    let report = dispatch(db, cfg, now, deadline).await?;
+    tracing::info!(event_id = ?event.get("id"), ?report, "dispatch finished");
+    Ok(report)
+}

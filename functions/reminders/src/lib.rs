@@ -1,0 +1,306 @@
+//! `functions/reminders`: reminders for one's own habits, and the notifications they produce.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Router,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::AuthUser,
+    domain::{Checker, TimeZone},
+    http::{page_size, Json, PageBody, Query},
+    models::{NotificationItem, ReminderItem},
+    reminder_time,
+    schedule::Day,
+    ApiError, ApiResult, AppState,
+};
+
+shared::routes! {
+    POST "/reminders" => create_reminder,
+    GET "/reminders" => list_reminders,
+    GET "/reminders/{id}" => get_reminder,
+    PATCH "/reminders/{id}" => patch_reminder,
+    DELETE "/reminders/{id}" => delete_reminder,
+    GET "/me/notifications" => list_notifications,
+    PATCH "/me/notifications/{id}" => mark_notification,
+    POST "/me/notifications/read-all" => read_all,
+}
+
+pub fn app(state: AppState) -> Router {
+    shared::http::finish(routes(), state)
+}
+
+type J<T> = ApiResult<axum::Json<T>>;
+
+pub const MESSAGE_MAX: usize = 200;
+
+#[derive(Serialize)]
+struct ReminderView {
+    reminder_id: String,
+    habit_id: String,
+    reminder_time: String,
+    repeat_days: Vec<Day>,
+    time_zone: String,
+    message: String,
+    is_active: bool,
+    /// The next time it fires (UTC); absent while inactive.
+    next_fire_at: Option<DateTime<Utc>>,
+    last_fired_at: Option<DateTime<Utc>>,
+    created_date: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn view(r: &ReminderItem) -> ReminderView {
+    ReminderView {
+        reminder_id: r.reminder_id.clone(),
+        habit_id: r.habit_id.clone(),
+        reminder_time: r.reminder_time.clone(),
+        repeat_days: r.repeat_days.clone(),
+        time_zone: r.time_zone.clone(),
+        message: r.message.clone(),
+        is_active: r.is_active,
+        next_fire_at: r.next_fire_at,
+        last_fired_at: r.last_fired_at,
+        created_date: r.created_date,
+        updated_at: r.updated_at,
+    }
+}
+
+fn is_id(id: &str) -> bool {
+    id.parse::<ulid::Ulid>().is_ok()
+}
+
+/// Checks the schedule fields of a reminder as it will be stored.
+fn check(c: &mut Checker, r: &ReminderItem) {
+    c.check("reminder_time", reminder_time::parse_time(&r.reminder_time));
+    let mut days = r.repeat_days.clone();
+    days.sort();
+    days.dedup();
+    if days.is_empty() || days.len() != r.repeat_days.len() {
+        c.fail("repeat_days", "must list each weekday (mon ... sun) at most once, at least one");
+    }
+    c.check("time_zone", TimeZone::parse(&r.time_zone));
+    let len = r.message.trim().chars().count();
+    if len == 0 || len > MESSAGE_MAX {
+        c.fail("message", format!("must be 1 to {MESSAGE_MAX} characters"));
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    habit_id: String,
+    reminder_time: String,
+    repeat_days: Vec<Day>,
+    /// Defaults to the profile's time zone (UTC when the profile names none).
+    #[serde(default)]
+    time_zone: Option<String>,
+    message: String,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+async fn create_reminder(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, axum::Json<ReminderView>)> {
+    let now = Utc::now();
+    let reminder_id = ulid::Ulid::new().to_string();
+    let key = shared::keys::reminder(me.id(), &reminder_id);
+    let mut r = ReminderItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity: ReminderItem::ENTITY.into(),
+        gsi1pk: None,
+        gsi1sk: None,
+        reminder_id,
+        user_id: me.id().to_owned(),
+        habit_id: b.habit_id,
+        reminder_time: b.reminder_time,
+        repeat_days: b.repeat_days,
+        time_zone: b.time_zone.unwrap_or_else(|| me.user.tz().name().to_owned()),
+        message: b.message.trim().to_owned(),
+        is_active: b.is_active.unwrap_or(true),
+        next_fire_at: None,
+        last_fired_at: None,
+        created_date: now,
+        updated_at: now,
+        version: 1,
+    };
+    let mut c = Checker::default();
+    check(&mut c, &r);
+    c.finish()?;
+    // The habit must be one of the caller's own.
+    if !is_id(&r.habit_id) || state.db.get_habit(me.id(), &r.habit_id).await?.is_none() {
+        return Err(ApiError::NotFound("habit"));
+    }
+    r.arm(now);
+    state.db.put_reminder(&r, None).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&r))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    habit_id: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_reminders(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> J<PageBody<ReminderView>> {
+    let limit = page_size(q.limit)?;
+    let scope = format!("reminders:{}:{:?}", me.id(), q.habit_id);
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (items, next) = state.db.list_reminders(me.id(), q.habit_id.as_deref(), limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: items.iter().map(view).collect(), next_cursor }))
+}
+
+async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<ReminderItem> {
+    if !is_id(id) {
+        return Err(ApiError::NotFound("reminder"));
+    }
+    state.db.get_reminder(me.id(), id).await?.ok_or(ApiError::NotFound("reminder"))
+}
+
+async fn get_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ReminderView> {
+    Ok(axum::Json(view(&own_reminder(&state, &me, &id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    reminder_time: Option<String>,
+    #[serde(default)]
+    repeat_days: Option<Vec<Day>>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    is_active: Option<bool>,
+}
+
+/// Changes a reminder; its next fire time is computed anew from now.
+async fn patch_reminder(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    Json(p): Json<PatchBody>,
+) -> J<ReminderView> {
+    let current = own_reminder(&state, &me, &id).await?;
+    let now = Utc::now();
+    let mut r = current.clone();
+    r.reminder_time = p.reminder_time.unwrap_or(r.reminder_time);
+    r.repeat_days = p.repeat_days.unwrap_or(r.repeat_days);
+    r.time_zone = p.time_zone.unwrap_or(r.time_zone);
+    r.message = p.message.map(|m| m.trim().to_owned()).unwrap_or(r.message);
+    r.is_active = p.is_active.unwrap_or(r.is_active);
+    let mut c = Checker::default();
+    check(&mut c, &r);
+    c.finish()?;
+    r.arm(now);
+    r.version += 1;
+    r.updated_at = now;
+    state.db.put_reminder(&r, Some(current.version)).await?;
+    Ok(axum::Json(view(&r)))
+}
+
+async fn delete_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    if is_id(&id) && state.db.delete_reminder(me.id(), &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("reminder"))
+    }
+}
+
+// ---- notifications -------------------------------------------------------------------------------
+
+#[derive(Serialize)]
+struct NotificationView {
+    notification_id: String,
+    reminder_id: String,
+    habit_id: String,
+    message: String,
+    occurrence_at: DateTime<Utc>,
+    fired_at: DateTime<Utc>,
+    late: bool,
+    read: bool,
+}
+
+fn notification_view(n: &NotificationItem) -> NotificationView {
+    NotificationView {
+        notification_id: n.notification_id.clone(),
+        reminder_id: n.reminder_id.clone(),
+        habit_id: n.habit_id.clone(),
+        message: n.message.clone(),
+        occurrence_at: n.occurrence_at,
+        fired_at: n.fired_at,
+        late: n.late,
+        read: n.read,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsQuery {
+    #[serde(default)]
+    unread: Option<bool>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_notifications(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(q): Query<NotificationsQuery>,
+) -> J<PageBody<NotificationView>> {
+    let limit = page_size(q.limit)?;
+    let unread = q.unread.unwrap_or(false);
+    let scope = format!("notifications:{}:{unread}", me.id());
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (items, next) = state.db.list_notifications(me.id(), unread, limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: items.iter().map(notification_view).collect(), next_cursor }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarkBody {
+    read: bool,
+}
+
+async fn mark_notification(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    Json(b): Json<MarkBody>,
+) -> J<NotificationView> {
+    if !is_id(&id) {
+        return Err(ApiError::NotFound("notification"));
+    }
+    let n = state.db.mark_notification(me.id(), &id, b.read).await?.ok_or(ApiError::NotFound("notification"))?;
+    Ok(axum::Json(notification_view(&n)))
+}
+
+#[derive(Serialize)]
+struct ReadAll {
+    updated: usize,
+}
+
+async fn read_all(State(state): State<AppState>, me: AuthUser) -> J<ReadAll> {
+    Ok(axum::Json(ReadAll { updated: state.db.read_all_notifications(me.id()).await? }))
+}
