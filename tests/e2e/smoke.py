@@ -99,6 +99,13 @@ status, _, _ = call("PUT", f"/habits/{hid}/categories/{cat['category_id']}", tok
 check("file the habit under it", status == 204)
 status, _, filed = call("GET", f"/categories/{cat['category_id']}/habits", token=admin["access_token"])
 check("admin sees the category's habits", status == 200 and [h["habit_id"] for h in filed["items"]] == [hid], filed)
+status, _, rem = call("POST", "/reminders", {"habit_id": hid, "reminder_time": "07:30", "repeat_days": ["mon", "wed", "fri"],
+                                              "time_zone": "Europe/Berlin", "message": "Read now"}, token)
+check("create a reminder (next fire time computed)", status == 201 and rem["next_fire_at"], rem)
+problem("a reminder with an unknown time zone is a 400",
+        call("POST", "/reminders", {"habit_id": hid, "reminder_time": "07:30", "repeat_days": ["mon"], "time_zone": "Mars/Base", "message": "x"}, token), 400)
+status, _, notes = call("GET", "/me/notifications", token=token)
+check("notifications list (none fired yet)", status == 200 and notes["items"] == [], notes)
 problem("a user cannot create categories", call("POST", "/categories", {"name": "mine"}, token), 403)
 
 status, _, pair = call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]})

@@ -72,9 +72,7 @@ async fn fire_first(
     app: &TestApp,
     s: &Session,
     h: &str,
-    time: &str,
-    days: &[Day],
-    tz: &str,
+    (time, days, tz): (&str, &[Day], &str),
     after: &str,
     expect: &str,
 ) -> ReminderItem {
@@ -91,19 +89,21 @@ async fn fires_at_local_time_across_dst_in_new_york_and_berlin() {
     let s = app.register("dst").await;
     let h = habit(&app, &s, json!({})).await;
     // New York spring-forward, 2026-03-08: 02:30 does not exist, fires when clocks resume (03:00 EDT).
-    let r = fire_first(&app, &s, &h, "02:30", &ALL, "America/New_York", "2026-03-07T12:00:00Z", "2026-03-08T07:00:00Z")
-        .await;
+    let r =
+        fire_first(&app, &s, &h, ("02:30", &ALL, "America/New_York"), "2026-03-07T12:00:00Z", "2026-03-08T07:00:00Z")
+            .await;
     assert_eq!(reminder_now(&app, &r).await.next_fire_at, Some(utc("2026-03-09T06:30:00Z")), "02:30 EDT the next day");
     // New York fall-back, 2026-11-01: 01:30 happens twice, fires once.
-    let r = fire_first(&app, &s, &h, "01:30", &ALL, "America/New_York", "2026-11-01T04:00:00Z", "2026-11-01T05:30:00Z")
-        .await;
+    let r =
+        fire_first(&app, &s, &h, ("01:30", &ALL, "America/New_York"), "2026-11-01T04:00:00Z", "2026-11-01T05:30:00Z")
+            .await;
     assert_eq!(run(&app, utc("2026-11-01T06:30:00Z")).await.fired, 0, "not at the second 01:30");
     assert_eq!(reminder_now(&app, &r).await.next_fire_at, Some(utc("2026-11-02T06:30:00Z")));
     // Berlin spring-forward, 2026-03-29: 02:15 fires at 03:00 CEST.
-    fire_first(&app, &s, &h, "02:15", &ALL, "Europe/Berlin", "2026-03-28T23:00:00Z", "2026-03-29T01:00:00Z").await;
+    fire_first(&app, &s, &h, ("02:15", &ALL, "Europe/Berlin"), "2026-03-28T23:00:00Z", "2026-03-29T01:00:00Z").await;
     // Berlin fall-back, 2026-10-25: 02:30 twice, fires once.
-    let r =
-        fire_first(&app, &s, &h, "02:30", &ALL, "Europe/Berlin", "2026-10-24T22:00:00Z", "2026-10-25T00:30:00Z").await;
+    let r = fire_first(&app, &s, &h, ("02:30", &ALL, "Europe/Berlin"), "2026-10-24T22:00:00Z", "2026-10-25T00:30:00Z")
+        .await;
     assert_eq!(run(&app, utc("2026-10-25T01:30:00Z")).await.fired, 0);
     assert_eq!(reminder_now(&app, &r).await.next_fire_at, Some(utc("2026-10-26T01:30:00Z")));
     assert_eq!(app.count("Notification").await, 4);
@@ -115,12 +115,12 @@ async fn half_hour_zones_one_second_before_and_days_across_midnight_utc() {
     let s = app.register("zones").await;
     let h = habit(&app, &s, json!({})).await;
     // Kolkata (UTC+05:30): 07:30 local is 02:00Z.
-    fire_first(&app, &s, &h, "07:30", &ALL, "Asia/Kolkata", "2026-06-01T00:00:00Z", "2026-06-01T02:00:00Z").await;
+    fire_first(&app, &s, &h, ("07:30", &ALL, "Asia/Kolkata"), "2026-06-01T00:00:00Z", "2026-06-01T02:00:00Z").await;
     // Created at 07:29:59 local (Berlin, CET) for 07:30: fires the same day.
-    fire_first(&app, &s, &h, "07:30", &ALL, "Europe/Berlin", "2026-11-24T06:29:59Z", "2026-11-24T06:30:00Z").await;
+    fire_first(&app, &s, &h, ("07:30", &ALL, "Europe/Berlin"), "2026-11-24T06:29:59Z", "2026-11-24T06:30:00Z").await;
     // Tokyo Monday 07:00 is Sunday 22:00 UTC; then a week later, not on UTC Monday.
     let r =
-        fire_first(&app, &s, &h, "07:00", &[Day::Mon], "Asia/Tokyo", "2026-11-22T12:00:00Z", "2026-11-22T22:00:00Z")
+        fire_first(&app, &s, &h, ("07:00", &[Day::Mon], "Asia/Tokyo"), "2026-11-22T12:00:00Z", "2026-11-22T22:00:00Z")
             .await;
     assert_eq!(reminder_now(&app, &r).await.next_fire_at, Some(utc("2026-11-29T22:00:00Z")));
     assert_eq!(run(&app, utc("2026-11-23T22:00:00Z")).await.fired, 0, "UTC Monday is not a repeat day");

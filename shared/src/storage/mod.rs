@@ -2,6 +2,7 @@
 //! writes as one transaction, failures mapped into [`ApiError`].
 
 pub mod categories;
+pub mod counter;
 pub mod habits;
 pub mod reminders;
 pub mod table;
