@@ -236,7 +236,7 @@ fn period_streaks(
         let needed = times.min(available);
         let done = days(from, to.min(last)).filter(|d| entries.get(d).is_some_and(|m| m.status == Status::Done)).count()
             as u32;
-        let in_progress = today <= end && today >= start && to > today;
+        let in_progress = today >= start && today <= to;
         if done >= needed {
             run += 1;
             longest = longest.max(run);
@@ -358,6 +358,8 @@ mod tests {
         ]);
         let st = stats(&s, &h, date("2026-03-18"));
         assert_eq!((st.current_streak, st.longest_streak, st.streak_unit), (2, 2, "weeks"));
+        let st = stats(&s, &h, date("2026-03-22")); // Sunday, last day of week 3: still in progress
+        assert_eq!((st.current_streak, st.longest_streak), (2, 2));
         let st = stats(&s, &h, date("2026-03-23")); // week 3 over with 1 of 3: broken
         assert_eq!((st.current_streak, st.longest_streak), (0, 2));
     }
@@ -472,7 +474,7 @@ mod tests {
         while d <= end && index(d) <= index(last) {
             let e = outcome.entry(index(d)).or_default();
             e.1 += 1;
-            if d > today {
+            if d >= today {
                 e.2 = true;
             }
             if d <= last && h.get(&d).is_some_and(|m| m.status == Done) {

@@ -130,3 +130,49 @@ async fn deleting_a_category_removes_its_links_but_not_the_habits() {
     // The name can be used again.
     assert_eq!(app.call("POST", "/categories", Some(&admin.access), Some(json!({"name": "health"}))).await.status, 201);
 }
+
+#[tokio::test]
+async fn an_interrupted_delete_can_be_resumed_and_blocks_new_links_meanwhile() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("root").await;
+    let user = app.register("resumer").await;
+    let id = app.call("POST", "/categories", Some(&admin.access), Some(json!({"name": "Sleep"}))).await.body
+        ["category_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let h = app
+        .call(
+            "POST",
+            "/habits",
+            Some(&user.access),
+            Some(json!({"title": "Bed by 11", "frequency": {"type": "daily"}})),
+        )
+        .await;
+    let hid = h.body["habit_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call("PUT", &format!("/habits/{hid}/categories/{id}"), Some(&user.access), None).await.status, 204);
+    // As if a delete had stopped right after marking the category.
+    let key = shared::keys::category(&id);
+    app.client
+        .update_item()
+        .table_name(&app.table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+        .update_expression("SET #st = :d")
+        .expression_attribute_names("#st", "status")
+        .expression_attribute_values(":d", aws_sdk_dynamodb::types::AttributeValue::S("deleting".into()))
+        .send()
+        .await
+        .unwrap();
+    app.get(&format!("/categories/{id}"), &user.access).await.problem(404);
+    let other = app
+        .call("POST", "/habits", Some(&user.access), Some(json!({"title": "Nap", "frequency": {"type": "daily"}})))
+        .await;
+    let other = other.body["habit_id"].as_str().unwrap().to_owned();
+    app.call("PUT", &format!("/habits/{other}/categories/{id}"), Some(&user.access), None).await.problem(404);
+    assert!(app.get(&format!("/habits/{hid}"), &user.access).await.body["categories"].as_array().unwrap().is_empty());
+    assert_eq!(app.call("DELETE", &format!("/categories/{id}"), Some(&admin.access), None).await.status, 204);
+    assert_eq!(app.count("HabitCategory").await, 0);
+    assert_eq!(app.count("Category").await, 0);
+    assert_eq!(app.count("CategoryNameGuard").await, 0);
+}

@@ -209,6 +209,9 @@ async fn entries_create_replace_list_delete() {
     assert_eq!(r2.body["items"].as_array().unwrap().len(), 3);
     assert_eq!(r2.body["items"][2]["date"], ago(1));
     app.get(&format!("/habits/{id}/entries?from={}&to={}", ago(1), ago(5)), &s.access).await.names_field("to");
+    app.get(&format!("/habits/{id}/entries?to=%2B10000-01-01"), &s.access).await.names_field("to");
+    app.get(&format!("/habits/{id}/entries?from=1999-12-31"), &s.access).await.names_field("from");
+    app.get(&format!("/habits/{id}/entries?from=yesterday"), &s.access).await.names_field("from");
     // Delete.
     assert_eq!(
         app.call("DELETE", &format!("/habits/{id}/entries/{}", ago(0)), Some(&s.access), None).await.status,

@@ -298,6 +298,8 @@ async fn admin_patch_validation_and_self_protection() {
     let own = format!("/users/{}", admin.user_id);
     app.call("PATCH", &own, Some(&admin.access), Some(json!({"is_active": false}))).await.problem(409);
     app.call("PATCH", &own, Some(&admin.access), Some(json!({"role": "user"}))).await.problem(409);
+    app.call("DELETE", &own, Some(&admin.access), None).await.problem(409);
+    app.call("DELETE", "/me", Some(&admin.access), None).await.problem(409);
     assert_eq!(app.items().await, before);
 }
 

@@ -177,7 +177,11 @@ async fn delete_category(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let category = load(&state, &id).await?;
+    // A delete that was interrupted (status `deleting`) can be resumed.
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("category"));
+    }
+    let category = state.db.get_category_any(&id).await?.ok_or(ApiError::NotFound("category"))?;
     state.db.delete_category(&category).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -227,7 +227,9 @@ async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<S
     check_id(&id, "habit")?;
     let found = state.db.get_habit_with_links(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
     let keys: Vec<_> = found.category_ids.iter().map(|c| shared::keys::category(c)).collect();
-    let categories: Vec<CategoryItem> = if keys.is_empty() { Vec::new() } else { state.db.batch_get(&keys).await? };
+    let mut categories: Vec<CategoryItem> =
+        if keys.is_empty() { Vec::new() } else { state.db.batch_get(&keys).await? };
+    categories.retain(|c| c.status == CategoryItem::ACTIVE);
     let mut v = view(&found.habit);
     v.categories =
         Some(categories.into_iter().map(|c| CategoryRef { category_id: c.category_id, name: c.name }).collect());
@@ -436,11 +438,22 @@ async fn list_entries(
 ) -> J<PageBody<EntryView>> {
     check_id(&id, "habit")?;
     let limit = page_size(q.limit)?;
-    let from = q.from.unwrap_or(NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"));
-    let to = q.to.unwrap_or(NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"));
-    if from > to {
-        return Err(ApiError::invalid("to", "must not be before from"));
+    let (min, max) = (
+        NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
+        NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
+    );
+    let from = q.from.unwrap_or(min);
+    let to = q.to.unwrap_or(max);
+    let mut c = Checker::default();
+    for (field, d) in [("from", from), ("to", to)] {
+        if d < min || d > max {
+            c.fail(field, "must be a date from 2000-01-01 to 9999-12-31");
+        }
     }
+    if from > to {
+        c.fail("to", "must not be before from");
+    }
+    c.finish()?;
     let scope = format!("entries:{}:{id}:{from}:{to}", me.id());
     let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
     let (habit, page) =

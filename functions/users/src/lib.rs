@@ -88,7 +88,13 @@ async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<
     Ok(axum::Json(updated.view()))
 }
 
+/// Admins cannot delete themselves here (that could leave no admin); another admin can.
+const ADMIN_SELF_DELETE: &str = "admins cannot delete their own account; ask another admin";
+
 async fn delete_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
+    if me.user.role == Role::Admin {
+        return Err(ApiError::Conflict { detail: ADMIN_SELF_DELETE.into(), field: None });
+    }
     state.db.delete_user(&me.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -322,10 +328,13 @@ async fn patch_user(
 
 async fn delete_user(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user = load_user(&state, &id).await?;
+    if user.user_id == admin.user.user_id {
+        return Err(ApiError::Conflict { detail: ADMIN_SELF_DELETE.into(), field: None });
+    }
     state.db.delete_user(&user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

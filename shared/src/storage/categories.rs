@@ -74,27 +74,44 @@ impl Db {
         Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
     }
 
-    /// Deletes a category and every habit link to it. The category is first marked `deleting`
-    /// (no new links from then on), then its links are removed, then the category and its guard.
+    /// Reads a category whatever its status (deletion may be resumed).
+    pub async fn get_category_any(&self, category_id: &str) -> Result<Option<CategoryItem>, ApiError> {
+        self.get::<CategoryItem>(&keys::category(category_id), true).await
+    }
+
+    /// Deletes a category and every habit link to it. The category is first marked `deleting` at
+    /// the version read (a racing rename then fails, and no new link can be written), then its
+    /// links are removed, then the category and its name guard. Links are found through GSI1,
+    /// which lags writes slightly, so the sweep repeats until a pass finds none. An interrupted
+    /// delete is resumed by deleting again.
     pub async fn delete_category(&self, category: &CategoryItem) -> Result<(), ApiError> {
         let key = keys::category(&category.category_id);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
-            .update_expression("SET #st = :deleting")
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":deleting", s(CategoryItem::DELETING))
-            .send()
-            .await
-            .map_err(|e| match sdk_error(e) {
-                ApiError::Conflict { .. } => ApiError::NotFound("category"),
-                other => other,
-            })?;
-        let links = self.query_all(Query::new(GSI1, keys::category_pk(&category.category_id), None)).await?;
-        self.batch_delete(links.iter().filter_map(item_key).collect()).await?;
+        if category.status != CategoryItem::DELETING {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(keys::PK, s(&key.pk))
+                .key(keys::SK, s(&key.sk))
+                .update_expression("SET #st = :deleting, version = version + :one")
+                .condition_expression("version = :v")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":deleting", s(CategoryItem::DELETING))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":v", n(category.version))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        for pass in 0..3 {
+            if pass > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            let links = self.query_all(Query::new(GSI1, keys::category_pk(&category.category_id), None)).await?;
+            if links.is_empty() && pass > 0 {
+                break;
+            }
+            self.batch_delete(links.iter().filter_map(item_key).collect()).await?;
+        }
         let ops = vec![
             self.delete_op(&key, None, None)?,
             self.delete_op(&keys::category_name_guard(&category.name.to_lowercase()), None, None)?,

@@ -92,8 +92,10 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a habit and everything of it: entries, category links and reminders (batch-deleted first),
-    /// then the habit itself, conditionally, so a failure leaves a habit that can be deleted again.
+    /// Deletes a habit and everything of it: entries, category links and reminders. The habit item
+    /// goes first, so an entry or link write racing the delete fails its habit condition instead of
+    /// landing after the sweep; a delete interrupted half-way is finished by calling it again (the
+    /// leftovers are still found by the range Query). `false` when nothing of the habit exists.
     pub async fn delete_habit(&self, user_id: &str, habit_id: &str) -> Result<bool, ApiError> {
         let (lo, hi) = keys::habit_range(habit_id);
         let habit_key = keys::habit(user_id, habit_id);
@@ -101,9 +103,6 @@ impl Db {
         if items.is_empty() {
             return Ok(false);
         }
-        let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
-        self.batch_delete(owned).await?;
-        self.delete_habit_reminders(user_id, habit_id).await?;
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -112,6 +111,9 @@ impl Db {
             .send()
             .await
             .map_err(sdk_error)?;
+        let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
+        self.batch_delete(owned).await?;
+        self.delete_habit_reminders(user_id, habit_id).await?;
         Ok(true)
     }
 

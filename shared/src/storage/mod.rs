@@ -48,6 +48,13 @@ where
     match &e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => return ApiError::Unavailable(format!("{e:?}")),
         SdkError::ServiceError(se) => match se.err().code() {
+            // A single-item write on an item that a transaction is using at that moment.
+            Some("TransactionConflictException") => {
+                return ApiError::Conflict {
+                    detail: "the resource is being changed by another request; retry".into(),
+                    field: None,
+                }
+            }
             Some("ConditionalCheckFailedException") => {
                 return ApiError::Conflict {
                     detail: "the resource was changed concurrently; retry".into(),
