@@ -11,7 +11,7 @@ test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end ove
 	scripts/test.sh
 
 build-release: ## release bootstrap binaries for Lambda (arm64)
-	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users --bin habits --bin categories --bin reminders --bin dispatcher'
+	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --bin auth --bin users --bin habits --bin categories --bin reminders --bin dispatcher --bin challenges'
 
 bench-dispatch: ## load N (default 10000) due reminders into DynamoDB Local and time one dispatcher pass
 	N=$(or $(N),10000) CONCURRENCY=$(or $(CONCURRENCY),64) scripts/bench-dispatch.sh

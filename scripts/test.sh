@@ -25,7 +25,7 @@ cargo_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/cargo-test.log
 
 step "end-to-end: cargo lambda watch + HTTP client"
 TABLE="e2e-$(date +%s)"
-cargo build --quiet -p auth -p users -p habits -p categories -p reminders -p dispatcher
+cargo build --quiet -p auth -p users -p habits -p categories -p reminders -p dispatcher -p challenges
 TABLE_NAME="$TABLE" target/debug/habit-admin create-table
 TABLE_NAME="$TABLE" ADMIN_PASSWORD="e2e-admin-password" target/debug/habit-admin create-admin e2eadmin e2eadmin@example.com
 API_PORT="$(free_port)"

@@ -33,16 +33,23 @@ impl CursorKey {
         mac
     }
 
-    /// Encodes a `LastEvaluatedKey` (string attributes only) for the listing named `scope`.
+    /// Encodes a `LastEvaluatedKey` (string and number attributes) for the listing named `scope`.
     pub fn encode(&self, scope: &str, key: &Item) -> Result<String, ApiError> {
+        self.encode_at(scope, key, 0)
+    }
+
+    /// Like [`encode`](Self::encode), also carrying how many items came before the next page
+    /// (for rankings).
+    pub fn encode_at(&self, scope: &str, key: &Item, offset: u64) -> Result<String, ApiError> {
         let map = key
             .iter()
             .map(|(k, v)| match v {
-                AttributeValue::S(s) => Ok((k.as_str(), s.as_str())),
-                _ => Err(ApiError::internal("cursor keys must be string attributes")),
+                AttributeValue::S(s) => Ok((k.as_str(), format!("S:{s}"))),
+                AttributeValue::N(n) => Ok((k.as_str(), format!("N:{n}"))),
+                _ => Err(ApiError::internal("cursor keys must be string or number attributes")),
             })
             .collect::<Result<BTreeMap<_, _>, _>>()?;
-        let payload = serde_json::to_vec(&map).map_err(ApiError::internal)?;
+        let payload = serde_json::to_vec(&(map, offset)).map_err(ApiError::internal)?;
         let tag = self.mac(scope, &payload).finalize().into_bytes();
         Ok(format!("{}.{}", B64.encode(&payload), B64.encode(tag)))
     }
@@ -50,6 +57,11 @@ impl CursorKey {
     /// Decodes a cursor made by [`encode`](Self::encode) for the same `scope`; anything else is
     /// a 400 naming the `cursor` parameter.
     pub fn decode(&self, scope: &str, cursor: &str) -> Result<Item, ApiError> {
+        self.decode_at(scope, cursor).map(|(key, _)| key)
+    }
+
+    /// Decodes a cursor and the offset it carries.
+    pub fn decode_at(&self, scope: &str, cursor: &str) -> Result<(Item, u64), ApiError> {
         let bad = || ApiError::invalid("cursor", "is not a cursor returned by this listing");
         if cursor.len() > MAX_CURSOR_LEN {
             return Err(bad());
@@ -58,8 +70,16 @@ impl CursorKey {
         let payload = B64.decode(payload).map_err(|_| bad())?;
         let tag = B64.decode(tag).map_err(|_| bad())?;
         self.mac(scope, &payload).verify_slice(&tag).map_err(|_| bad())?;
-        let map: BTreeMap<String, String> = serde_json::from_slice(&payload).map_err(|_| bad())?;
-        Ok(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+        let (map, offset): (BTreeMap<String, String>, u64) = serde_json::from_slice(&payload).map_err(|_| bad())?;
+        let key = map
+            .into_iter()
+            .map(|(k, v)| match v.split_at_checked(2) {
+                Some(("S:", s)) => Ok((k, AttributeValue::S(s.to_owned()))),
+                Some(("N:", n)) => Ok((k, AttributeValue::N(n.to_owned()))),
+                _ => Err(bad()),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((key, offset))
     }
 }
 
@@ -80,6 +100,10 @@ mod tests {
         let k = CursorKey::derive(b"secret-secret-secret-secret-secret");
         let c = k.encode("users", &key()).unwrap();
         assert_eq!(k.decode("users", &c).unwrap(), key());
+        let mut numeric = key();
+        numeric.insert("GSI3SK".into(), AttributeValue::N("50000000000001".into()));
+        let c = k.encode_at("board", &numeric, 40).unwrap();
+        assert_eq!(k.decode_at("board", &c).unwrap(), (numeric, 40));
     }
 
     #[test]
@@ -89,8 +113,10 @@ mod tests {
         assert!(k.decode("users:role=admin", &c).is_err());
         assert!(CursorKey::derive(b"another-secret-another-secret-xx").decode("users", &c).is_err());
         let (payload, tag) = c.split_once('.').unwrap();
-        let mut forged: BTreeMap<String, String> = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
-        forged.insert("PK".into(), "USER#2".into());
+        let (mut forged, offset): (BTreeMap<String, String>, u64) =
+            serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+        forged.insert("PK".into(), "S:USER#2".into());
+        let forged = (forged, offset);
         let forged = format!("{}.{}", B64.encode(serde_json::to_vec(&forged).unwrap()), tag);
         assert!(k.decode("users", &forged).is_err());
     }

@@ -35,6 +35,10 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+/// GSI3 ranks challenge members: `GSI3PK = CHALLENGE#<id>`, numeric `GSI3SK` = score.
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 /// Attribute holding an epoch-seconds expiry; DynamoDB TTL deletes expired items.
 pub const TTL_ATTRIBUTE: &str = "expires_at_epoch";
 
@@ -196,6 +200,45 @@ pub fn due_upper(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{:012}#~", now.timestamp())
 }
 
+pub const CHALLENGES_GSI1PK: &str = "CHALLENGES";
+pub const CHALLENGE_SK: &str = "CHALLENGE";
+pub const MEMBER: &str = "MEMBER#";
+
+pub fn challenge_pk(challenge_id: &str) -> String {
+    format!("CHALLENGE#{challenge_id}")
+}
+
+pub fn challenge(challenge_id: &str) -> Key {
+    Key::new(challenge_pk(challenge_id), CHALLENGE_SK)
+}
+
+/// GSI1 sort key of a challenge: listed by start date.
+pub fn challenge_gsi1sk(start: chrono::NaiveDate, challenge_id: &str) -> String {
+    format!("START#{}#{challenge_id}", start.format("%Y-%m-%d"))
+}
+
+/// Upper bound of the GSI1 sort keys of challenges starting on or before `day`.
+pub fn challenges_started_by(day: chrono::NaiveDate) -> String {
+    format!("START#{}#~", day.format("%Y-%m-%d"))
+}
+
+/// A user's membership of a challenge (one per user and challenge).
+pub fn membership(user_id: &str, challenge_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{MEMBER}{challenge_id}"))
+}
+
+/// Leaderboard score: progress first (higher is better), then the earlier join. Both fit one
+/// number, so one Query on GSI3 (descending) returns the ranking.
+pub fn member_score(progress: u64, joined_at_ms: i64) -> u64 {
+    let joined = joined_at_ms.clamp(0, SCORE_PROGRESS_UNIT as i64 - 1) as u64;
+    progress.min(MAX_PROGRESS) * SCORE_PROGRESS_UNIT + (SCORE_PROGRESS_UNIT - joined)
+}
+
+/// One unit of progress in the leaderboard score (above any epoch-milliseconds value).
+pub const SCORE_PROGRESS_UNIT: u64 = 10_000_000_000_000;
+/// Progress beyond this does not fit the score (a challenge has at most one day per day).
+pub const MAX_PROGRESS: u64 = 1_000_000;
+
 /// GSI1 sort key of a user: admin listings filter by role, or role and active, with `begins_with`.
 pub fn users_gsi1sk(role: Role, is_active: bool, user_id: &str) -> String {
     format!("{}{}", users_gsi1sk_prefix(Some(role), Some(is_active)), user_id)
@@ -285,6 +328,16 @@ mod tests {
         assert!(counts.iter().all(|c| (100..=300).contains(c)), "{counts:?}");
         let id = ulid::Ulid::new().to_string();
         assert_eq!(due_shard(&id), due_shard(&id));
+    }
+
+    #[test]
+    fn leaderboard_score_orders_by_progress_then_earlier_join() {
+        let early = 1_700_000_000_000;
+        let late = 1_800_000_000_000;
+        assert!(member_score(5, late) > member_score(4, early));
+        assert!(member_score(5, early) > member_score(5, late));
+        assert_eq!(member_score(6, early) - member_score(5, early), SCORE_PROGRESS_UNIT);
+        assert!(member_score(0, late) > 0);
     }
 
     #[test]

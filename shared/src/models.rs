@@ -250,6 +250,13 @@ pub struct HabitItem {
     #[serde(flatten)]
     pub fields: HabitFields,
     pub version: u64,
+    /// Bumped by every entry write: a challenge join that counted the history conditions on it.
+    #[serde(default)]
+    pub entries_rev: u64,
+    /// Bumped by every challenge join or leave: an entry write that looked up the habit's
+    /// memberships conditions on it.
+    #[serde(default)]
+    pub membership_rev: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -287,6 +294,8 @@ impl HabitItem {
             user_id: user_id.into(),
             fields,
             version: 1,
+            entries_rev: 0,
+            membership_rev: 0,
             created_at: now,
             updated_at: now,
         }
@@ -322,6 +331,9 @@ pub struct EntryItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit_completed: Option<f64>,
     pub updated_at: DateTime<Utc>,
+    /// Revision of this entry: a replace or delete conditions on the one it read.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl EntryItem {
@@ -501,6 +513,75 @@ impl NotificationItem {
             read: false,
             expires_at_epoch: (fired_at + chrono::Duration::days(Self::TTL_DAYS)).timestamp(),
         }
+    }
+}
+
+/// `CHALLENGE#<id> / CHALLENGE`: an admin-published challenge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub challenge_id: String,
+    pub challenge_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    /// Completed days to reach, if the challenge has a goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal_days: Option<u32>,
+    /// Kept by the join and leave transactions.
+    pub participant_count: u64,
+    /// `active`, or `deleting` while its memberships are being removed (no joins then).
+    pub status: String,
+    pub created_date: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
+}
+
+impl ChallengeItem {
+    pub const ENTITY: &'static str = "Challenge";
+}
+
+/// `USER#<id> / MEMBER#<challenge>`: a user's membership, backed by one of their habits. Its
+/// progress (done entries of the habit inside the challenge window) is kept in step with every
+/// entry write, in the same transaction; GSI3 ranks it (`score`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    #[serde(rename = "GSI3PK")]
+    pub gsi3pk: String,
+    /// The leaderboard score (`keys::member_score`), a number.
+    #[serde(rename = "GSI3SK")]
+    pub score: u64,
+    pub challenge_id: String,
+    pub user_id: String,
+    /// The public name shown on the leaderboard.
+    pub username: String,
+    pub habit_id: String,
+    pub challenge_name: String,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub progress: u64,
+    pub joined_at: DateTime<Utc>,
+}
+
+impl MembershipItem {
+    pub const ENTITY: &'static str = "Membership";
+
+    pub fn counts(&self, date: NaiveDate) -> bool {
+        date >= self.start_date && date <= self.end_date
     }
 }
 

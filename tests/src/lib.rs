@@ -92,6 +92,7 @@ pub const FUNCTIONS: &[(&str, &[Route], MakeRouter)] = &[
     ("habits", habits::ROUTES, habits::app),
     ("categories", categories::ROUTES, categories::app),
     ("reminders", reminders::ROUTES, reminders::app),
+    ("challenges", challenges::ROUTES, challenges::app),
 ];
 
 pub fn functions(state: &AppState) -> Vec<Function> {

@@ -279,7 +279,7 @@ async fn patch_habit(
         return Ok(axum::Json(view(&current)));
     }
     let updated = HabitItem { fields, version: current.version + 1, updated_at: Utc::now(), ..current.clone() };
-    state.db.update_habit(&updated, current.version).await?;
+    state.db.update_habit(&updated, &current).await?;
     Ok(axum::Json(view(&updated)))
 }
 
@@ -372,6 +372,12 @@ async fn put_entry(
     let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, b.unit_completed);
     c.finish()?;
     let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
+    // Read after the habit, so the write's conditions catch any change in between.
+    let (old, memberships) = tokio::join!(
+        state.db.get_entry(me.id(), &habit.habit_id, date),
+        state.db.memberships_of_habit(me.id(), &habit.habit_id)
+    );
+    let (old, memberships) = (old?, memberships?);
     let key = shared::keys::entry(me.id(), &habit.habit_id, date);
     let entry = EntryItem {
         pk: key.pk.clone(),
@@ -386,8 +392,9 @@ async fn put_entry(
         note: b.note,
         unit_completed: b.unit_completed,
         updated_at: Utc::now(),
+        version: old.as_ref().map_or(1, |o| o.version + 1),
     };
-    state.db.put_entry(&entry, habit.version).await?;
+    state.db.put_entry(&entry, &habit, old.as_ref(), &memberships).await?;
     Ok(axum::Json(entry_view(&entry)))
 }
 
@@ -408,13 +415,13 @@ async fn delete_entry(
     me: AuthUser,
     Path((id, date)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    own_habit(&state, &me, &id).await?;
+    let habit = own_habit(&state, &me, &id).await?;
     let date = parse_date(&date)?;
-    if state.db.delete_entry(me.id(), &id, date).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("entry"))
-    }
+    let (old, memberships) =
+        tokio::join!(state.db.get_entry(me.id(), &id, date), state.db.memberships_of_habit(me.id(), &id));
+    let old = old?.ok_or(ApiError::NotFound("entry"))?;
+    state.db.delete_entry(&habit, &old, &memberships?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

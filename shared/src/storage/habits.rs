@@ -4,11 +4,21 @@ use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortK
 use crate::{
     error::ApiError,
     keys,
-    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitItem},
+    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitItem, MembershipItem},
 };
-use chrono::NaiveDate;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 
-const AT_VERSION: &str = "version = :v";
+/// Any failed condition of an entry write: something it relied on changed meanwhile.
+fn entry_conflict(e: super::TxError) -> ApiError {
+    match e.failed_condition() {
+        Some(_) => ApiError::Conflict {
+            detail: "the habit, the entry or a challenge membership changed meanwhile; retry".into(),
+            field: None,
+        },
+        None => e.into(),
+    }
+}
+use chrono::NaiveDate;
 
 /// A habit with the items that sort beside it.
 pub struct HabitWith {
@@ -73,14 +83,17 @@ impl Db {
         items.into_iter().next().map(from_item).transpose()
     }
 
-    /// Replaces a habit read at `current_version`.
-    pub async fn update_habit(&self, habit: &HabitItem, current_version: u64) -> Result<(), ApiError> {
+    /// Replaces a habit as it was read (`current`): the write fails with 409 if the habit, its
+    /// entries or its memberships changed meanwhile (their counters are part of the item).
+    pub async fn update_habit(&self, habit: &HabitItem, current: &HabitItem) -> Result<(), ApiError> {
         self.client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(super::to_item(habit)?))
-            .condition_expression(AT_VERSION)
-            .expression_attribute_values(":v", n(current_version))
+            .condition_expression("version = :v AND entries_rev = :er AND membership_rev = :mr")
+            .expression_attribute_values(":v", n(current.version))
+            .expression_attribute_values(":er", n(current.entries_rev))
+            .expression_attribute_values(":mr", n(current.membership_rev))
             .send()
             .await
             .map_err(|e| match sdk_error(e) {
@@ -114,6 +127,9 @@ impl Db {
         let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
         self.batch_delete(owned).await?;
         self.delete_habit_reminders(user_id, habit_id).await?;
+        for m in self.memberships_of_habit(user_id, habit_id).await? {
+            self.remove_membership(&m).await?;
+        }
         Ok(true)
     }
 
@@ -193,27 +209,98 @@ impl Db {
         Ok((habits, entries))
     }
 
-    /// Creates or replaces the entry of one day, provided the habit is still at `habit_version`
-    /// (so its dates and target were what the entry was checked against).
-    pub async fn put_entry(&self, entry: &EntryItem, habit_version: u64) -> Result<(), ApiError> {
-        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::user_pk(&entry.user_id)))
-            .key(keys::SK, s(keys::habit_sk(&entry.habit_id)))
-            .condition_expression(AT_VERSION)
-            .expression_attribute_values(":v", n(habit_version))
-            .build()
-            .map_err(ApiError::internal)?;
-        let ops = vec![
-            aws_sdk_dynamodb::types::TransactWriteItem::builder().condition_check(check).build(),
-            self.put_op(entry, None)?,
+    /// The habit's challenge memberships (in the owner's partition).
+    pub async fn memberships_of_habit(&self, user_id: &str, habit_id: &str) -> Result<Vec<MembershipItem>, ApiError> {
+        let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::MEMBER.into())));
+        q.filter = Some(("habit_id = :h".into(), values([(":h", s(habit_id))])));
+        self.query_all(q).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Progress updates of the memberships that count `date`, for a change of `delta` done days.
+    fn progress_ops(
+        &self,
+        memberships: &[MembershipItem],
+        date: NaiveDate,
+        delta: i64,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        if delta == 0 {
+            return Ok(Vec::new());
+        }
+        memberships
+            .iter()
+            .filter(|m| m.counts(date))
+            .map(|m| {
+                self.update_op(
+                    &keys::membership(&m.user_id, &m.challenge_id),
+                    "ADD progress :d, GSI3SK :ds",
+                    Some("attribute_exists(PK)"),
+                    values([(":d", n(delta)), (":ds", n(i128::from(delta) * i128::from(keys::SCORE_PROGRESS_UNIT)))]),
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    /// Creates or replaces one day's entry, and moves the progress of every challenge membership
+    /// the habit backs, in one transaction. Conditions: the habit is as read (dates, target, and
+    /// the membership set: `version`, `membership_rev`), the entry is as read (`old`), and each
+    /// membership still exists. Every entry write bumps the habit's `entries_rev`.
+    pub async fn put_entry(
+        &self,
+        entry: &EntryItem,
+        habit: &HabitItem,
+        old: Option<&EntryItem>,
+        memberships: &[MembershipItem],
+    ) -> Result<(), ApiError> {
+        let done = |e: Option<&EntryItem>| i64::from(e.is_some_and(|e| e.status == crate::schedule::Status::Done));
+        let delta = done(Some(entry)) - done(old);
+        let mut ops = vec![self.habit_rev_op(habit, true)?, self.entry_put_op(entry, old)?];
+        ops.extend(self.progress_ops(memberships, entry.date, delta)?);
+        self.transact(ops).await.map_err(entry_conflict)
+    }
+
+    /// Deletes one day's entry (as read) and takes it out of the memberships' progress.
+    pub async fn delete_entry(
+        &self,
+        habit: &HabitItem,
+        old: &EntryItem,
+        memberships: &[MembershipItem],
+    ) -> Result<(), ApiError> {
+        let delta = -i64::from(old.status == crate::schedule::Status::Done);
+        let key = keys::entry(&old.user_id, &old.habit_id, old.date);
+        let mut ops = vec![
+            self.habit_rev_op(habit, false)?,
+            self.delete_op(&key, Some("version = :ov"), Some(values([(":ov", n(old.version))])))?,
         ];
-        self.transact(ops).await.map_err(|e| match e.failed_condition() {
-            Some(0) => {
-                ApiError::Conflict { detail: "the habit was changed or deleted meanwhile; retry".into(), field: None }
-            }
-            _ => e.into(),
-        })
+        ops.extend(self.progress_ops(memberships, old.date, delta)?);
+        self.transact(ops).await.map_err(entry_conflict)
+    }
+
+    /// Bumps `entries_rev`, conditioned on the membership set (and, for writes, the habit itself).
+    fn habit_rev_op(&self, habit: &HabitItem, check_version: bool) -> Result<TransactWriteItem, ApiError> {
+        let mut vals = values([(":one", n(1)), (":zero", n(0)), (":mr", n(habit.membership_rev))]);
+        let cond = if check_version {
+            vals.insert(":v".into(), n(habit.version));
+            "version = :v AND membership_rev = :mr"
+        } else {
+            "membership_rev = :mr"
+        };
+        self.update_op(
+            &keys::habit(&habit.user_id, &habit.habit_id),
+            "SET entries_rev = if_not_exists(entries_rev, :zero) + :one",
+            Some(cond),
+            vals,
+            None,
+        )
+    }
+
+    fn entry_put_op(&self, entry: &EntryItem, old: Option<&EntryItem>) -> Result<TransactWriteItem, ApiError> {
+        let mut op =
+            self.put_op(entry, Some(if old.is_some() { "version = :ov" } else { "attribute_not_exists(PK)" }))?;
+        if let (Some(old), Some(put)) = (old, op.put.as_mut()) {
+            put.expression_attribute_values = Some(values([(":ov", n(old.version))]));
+        }
+        Ok(op)
     }
 
     pub async fn get_entry(
@@ -223,22 +310,6 @@ impl Db {
         date: NaiveDate,
     ) -> Result<Option<EntryItem>, ApiError> {
         self.get(&keys::entry(user_id, habit_id, date), true).await
-    }
-
-    /// Deletes one day's entry; `false` when there was none.
-    pub async fn delete_entry(&self, user_id: &str, habit_id: &str, date: NaiveDate) -> Result<bool, ApiError> {
-        let key = keys::entry(user_id, habit_id, date);
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(key.pk))
-            .key(keys::SK, s(key.sk))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some())
     }
 
     /// A page of a habit's entries between two dates (inclusive), oldest first.

@@ -2,6 +2,7 @@
 //! writes as one transaction, failures mapped into [`ApiError`].
 
 pub mod categories;
+pub mod challenges;
 pub mod counter;
 pub mod habits;
 pub mod reminders;
@@ -417,6 +418,7 @@ pub struct Index {
 
 pub const TABLE: Index = Index { name: None, pk: crate::keys::PK, sk: crate::keys::SK };
 pub const GSI1: Index = Index { name: Some(crate::keys::GSI1), pk: crate::keys::GSI1PK, sk: crate::keys::GSI1SK };
+pub const GSI3: Index = Index { name: Some(crate::keys::GSI3), pk: crate::keys::GSI3PK, sk: crate::keys::GSI3SK };
 pub const GSI2: Index = Index { name: Some(crate::keys::GSI2), pk: crate::keys::GSI2PK, sk: crate::keys::GSI2SK };
 
 /// One Query: partition `pk` of `index`, optional sort-key condition, page size, start key and

@@ -16,6 +16,8 @@ pub struct IndexDef {
     pub name: &'static str,
     pub pk: &'static str,
     pub sk: &'static str,
+    /// The sort key is a number (`N`) rather than a string (`S`).
+    pub sk_numeric: bool,
 }
 
 /// The table's own key.
@@ -23,15 +25,16 @@ pub const TABLE_KEY: (&str, &str) = (keys::PK, keys::SK);
 
 /// Every GSI of the table.
 pub const INDEXES: &[IndexDef] = &[
-    IndexDef { name: keys::GSI1, pk: keys::GSI1PK, sk: keys::GSI1SK },
-    IndexDef { name: keys::GSI2, pk: keys::GSI2PK, sk: keys::GSI2SK },
+    IndexDef { name: keys::GSI1, pk: keys::GSI1PK, sk: keys::GSI1SK, sk_numeric: false },
+    IndexDef { name: keys::GSI2, pk: keys::GSI2PK, sk: keys::GSI2SK, sk_numeric: false },
+    IndexDef { name: keys::GSI3, pk: keys::GSI3PK, sk: keys::GSI3SK, sk_numeric: true },
 ];
 
-/// Every attribute named in a key schema (all strings), sorted.
-pub fn key_attributes() -> Vec<&'static str> {
-    let mut names = vec![TABLE_KEY.0, TABLE_KEY.1];
+/// Every attribute named in a key schema with its type (`S` or `N`), sorted by name.
+pub fn key_attributes() -> Vec<(&'static str, &'static str)> {
+    let mut names = vec![(TABLE_KEY.0, "S"), (TABLE_KEY.1, "S")];
     for ix in INDEXES {
-        names.extend([ix.pk, ix.sk]);
+        names.extend([(ix.pk, "S"), (ix.sk, if ix.sk_numeric { "N" } else { "S" })]);
     }
     names.sort_unstable();
     names.dedup();
@@ -51,10 +54,10 @@ fn schema(pk: &str, sk: &str) -> Vec<KeySchemaElement> {
 pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
     let attrs = key_attributes()
         .into_iter()
-        .map(|a| {
+        .map(|(a, t)| {
             AttributeDefinition::builder()
                 .attribute_name(a)
-                .attribute_type(ScalarAttributeType::S)
+                .attribute_type(if t == "N" { ScalarAttributeType::N } else { ScalarAttributeType::S })
                 .build()
                 .expect("static attribute")
         })

@@ -108,6 +108,7 @@ impl Db {
             .filter_map(item_key)
             .filter(|k| *k != user_key && *k != profile_key)
             .collect();
+        let owned_memberships: Vec<Key> = owned.iter().filter(|k| k.sk.starts_with(keys::MEMBER)).cloned().collect();
         let mut ops = vec![
             self.delete_op(&user_key, Some(AT_VERSION), Some(values([(":v", n(user.version))])))?,
             self.delete_op(&profile_key, None, None)?,
@@ -125,7 +126,23 @@ impl Db {
         self.transact(ops).await.map_err(|e: TxError| match e.failed_condition() {
             Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
             _ => e.into(),
-        })
+        })?;
+        // The user's memberships went with the partition: their challenges have one member less.
+        for key in owned_memberships {
+            let challenge_id = key.sk.trim_start_matches(keys::MEMBER);
+            let _ = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(keys::PK, s(keys::challenge_pk(challenge_id)))
+                .key(keys::SK, s(keys::CHALLENGE_SK))
+                .update_expression("ADD participant_count :minus")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":minus", n(-1))
+                .send()
+                .await;
+        }
+        Ok(())
     }
 
     /// A page of users from GSI1 (`GSI1PK = USERS`, `begins_with(GSI1SK, prefix)`), optionally

@@ -1,0 +1,461 @@
+//! `functions/challenges`: the challenge catalogue (admins), joining and leaving (everyone signed
+//! in), and the leaderboard. Progress is the number of `done` entries of the member's habit dated
+//! inside the challenge window, kept in step with every entry write (see `storage::habits`).
+//!
+//! Leaderboard order: progress (highest first), then the earlier join; both are folded into one
+//! numeric GSI3 sort key, so a page of the ranking is one Query.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Router,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use shared::{
+    auth::{AdminUser, AuthUser},
+    domain::Checker,
+    http::{nullable, page_size, Json, OptionalJson, PageBody, Query},
+    keys,
+    models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
+    schedule::{self, Frequency},
+    storage::challenges::{Backing, When},
+    ApiError, ApiResult, AppState,
+};
+
+shared::routes! {
+    POST "/challenges" => create_challenge,
+    GET "/challenges" => list_challenges,
+    GET "/challenges/{id}" => get_challenge,
+    PATCH "/challenges/{id}" => patch_challenge,
+    DELETE "/challenges/{id}" => delete_challenge,
+    GET "/challenges/{id}/participants" => participants,
+    POST "/challenges/{id}/join" => join,
+    DELETE "/challenges/{id}/membership" => leave,
+    GET "/challenges/{id}/leaderboard" => leaderboard,
+    GET "/me/challenges" => my_challenges,
+}
+
+pub fn app(state: AppState) -> Router {
+    shared::http::finish(routes(), state)
+}
+
+type J<T> = ApiResult<axum::Json<T>>;
+
+const NAME_MAX: usize = 100;
+const DESCRIPTION_MAX: usize = 1000;
+const GOAL_MAX: u32 = 3650;
+
+#[derive(Serialize)]
+struct ChallengeView {
+    challenge_id: String,
+    challenge_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    start_date: NaiveDate,
+    end_date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    goal_days: Option<u32>,
+    /// `upcoming`, `active` or `ended`, for the caller's today.
+    state: &'static str,
+    participant_count: u64,
+    created_date: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+fn phase(c: &ChallengeItem, today: NaiveDate) -> &'static str {
+    if today < c.start_date {
+        "upcoming"
+    } else if today > c.end_date {
+        "ended"
+    } else {
+        "active"
+    }
+}
+
+fn view(c: &ChallengeItem, today: NaiveDate) -> ChallengeView {
+    ChallengeView {
+        challenge_id: c.challenge_id.clone(),
+        challenge_name: c.challenge_name.clone(),
+        description: c.description.clone(),
+        start_date: c.start_date,
+        end_date: c.end_date,
+        goal_days: c.goal_days,
+        state: phase(c, today),
+        participant_count: c.participant_count,
+        created_date: c.created_date,
+        updated_at: c.updated_at,
+    }
+}
+
+fn today_of(me: &AuthUser) -> NaiveDate {
+    schedule::today_in(me.user.tz(), Utc::now())
+}
+
+fn check(c: &mut Checker, ch: &ChallengeItem) {
+    let len = ch.challenge_name.trim().chars().count();
+    if len == 0 || len > NAME_MAX {
+        c.fail("challenge_name", format!("must be 1 to {NAME_MAX} characters"));
+    }
+    c.text("description", ch.description.as_deref(), DESCRIPTION_MAX);
+    if ch.start_date < NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date")
+        || ch.start_date.format("%Y").to_string().len() != 4
+    {
+        c.fail("start_date", "must be a date from 2000-01-01 to 9999-12-31");
+    }
+    if ch.end_date < ch.start_date || ch.end_date.format("%Y").to_string().len() != 4 {
+        c.fail("end_date", "must not be before start_date");
+    }
+    if ch.goal_days.is_some_and(|g| g == 0 || g > GOAL_MAX) {
+        c.fail("goal_days", format!("must be between 1 and {GOAL_MAX}"));
+    }
+}
+
+/// A challenge that is not being deleted.
+async fn load(state: &AppState, id: &str) -> ApiResult<ChallengeItem> {
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("challenge"));
+    }
+    state.db.get_challenge_any(id).await?.filter(|c| c.status == "active").ok_or(ApiError::NotFound("challenge"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    challenge_name: String,
+    #[serde(default)]
+    description: Option<String>,
+    start_date: NaiveDate,
+    end_date: NaiveDate,
+    #[serde(default)]
+    goal_days: Option<u32>,
+}
+
+async fn create_challenge(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Json(b): Json<CreateBody>,
+) -> ApiResult<(StatusCode, axum::Json<ChallengeView>)> {
+    let id = ulid::Ulid::new().to_string();
+    let key = keys::challenge(&id);
+    let now = Utc::now();
+    let c = ChallengeItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity: ChallengeItem::ENTITY.into(),
+        gsi1pk: keys::CHALLENGES_GSI1PK.into(),
+        gsi1sk: keys::challenge_gsi1sk(b.start_date, &id),
+        challenge_id: id,
+        challenge_name: b.challenge_name.trim().to_owned(),
+        description: b.description,
+        start_date: b.start_date,
+        end_date: b.end_date,
+        goal_days: b.goal_days,
+        participant_count: 0,
+        status: "active".into(),
+        created_date: now,
+        updated_at: now,
+        version: 1,
+    };
+    let mut chk = Checker::default();
+    check(&mut chk, &c);
+    chk.finish()?;
+    state.db.create_challenge(&c).await?;
+    Ok((StatusCode::CREATED, axum::Json(view(&c, today_of(&admin)))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+async fn list_challenges(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> J<PageBody<ChallengeView>> {
+    let limit = page_size(q.limit)?;
+    let when = match q.state.as_deref() {
+        None => None,
+        Some("upcoming") => Some(When::Upcoming),
+        Some("active") => Some(When::Active),
+        Some("ended") => Some(When::Ended),
+        Some(_) => return Err(ApiError::invalid("state", "must be one of upcoming, active, ended")),
+    };
+    let today = today_of(&me);
+    let scope = format!("challenges:{when:?}:{today}");
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (items, next) = state.db.list_challenges(when, today, limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: items.iter().map(|c| view(c, today)).collect(), next_cursor }))
+}
+
+async fn get_challenge(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ChallengeView> {
+    Ok(axum::Json(view(&load(&state, &id).await?, today_of(&me))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchBody {
+    #[serde(default)]
+    challenge_name: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default)]
+    start_date: Option<NaiveDate>,
+    #[serde(default)]
+    end_date: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "nullable")]
+    goal_days: Option<Option<u32>>,
+}
+
+/// Changes a challenge. Its window is fixed once anyone has joined (members' progress is counted
+/// in it).
+async fn patch_challenge(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+    Json(p): Json<PatchBody>,
+) -> J<ChallengeView> {
+    let current = load(&state, &id).await?;
+    let mut c = current.clone();
+    c.challenge_name = p.challenge_name.map(|n| n.trim().to_owned()).unwrap_or(c.challenge_name);
+    c.description = p.description.unwrap_or(c.description);
+    c.start_date = p.start_date.unwrap_or(c.start_date);
+    c.end_date = p.end_date.unwrap_or(c.end_date);
+    c.goal_days = p.goal_days.unwrap_or(c.goal_days);
+    let mut chk = Checker::default();
+    check(&mut chk, &c);
+    chk.finish()?;
+    let window_changed = c.start_date != current.start_date || c.end_date != current.end_date;
+    if window_changed && current.participant_count > 0 {
+        let field = if c.start_date != current.start_date { "start_date" } else { "end_date" };
+        return Err(ApiError::conflict(field, "the dates cannot change once someone has joined"));
+    }
+    c.gsi1sk = keys::challenge_gsi1sk(c.start_date, &c.challenge_id);
+    c.version += 1;
+    c.updated_at = Utc::now();
+    state.db.update_challenge(&c, &current).await?;
+    Ok(axum::Json(view(&c, today_of(&admin))))
+}
+
+async fn delete_challenge(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    // An interrupted delete (status `deleting`) can be resumed.
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("challenge"));
+    }
+    let c = state.db.get_challenge_any(&id).await?.ok_or(ApiError::NotFound("challenge"))?;
+    state.db.delete_challenge(&c).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JoinBody {
+    #[serde(default)]
+    habit_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct MembershipView {
+    challenge_id: String,
+    challenge_name: String,
+    habit_id: String,
+    start_date: NaiveDate,
+    end_date: NaiveDate,
+    progress: u64,
+    joined_at: DateTime<Utc>,
+}
+
+fn membership_view(m: &MembershipItem) -> MembershipView {
+    MembershipView {
+        challenge_id: m.challenge_id.clone(),
+        challenge_name: m.challenge_name.clone(),
+        habit_id: m.habit_id.clone(),
+        start_date: m.start_date,
+        end_date: m.end_date,
+        progress: m.progress,
+        joined_at: m.joined_at,
+    }
+}
+
+/// Joins with one of the caller's habits, or with a new daily habit made from the challenge. The
+/// body is optional (no body: a new habit).
+async fn join(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<JoinBody>,
+) -> ApiResult<(StatusCode, axum::Json<MembershipView>)> {
+    let challenge = load(&state, &id).await?;
+    let today = today_of(&me);
+    if today > challenge.end_date {
+        return Err(ApiError::Conflict { detail: "this challenge has ended".into(), field: None });
+    }
+    let now = Utc::now();
+    let habit_id = body.and_then(|b| b.habit_id);
+    let (habit, created) = match habit_id {
+        Some(hid) => {
+            let habit = match hid.parse::<ulid::Ulid>() {
+                Ok(_) => state.db.get_habit(me.id(), &hid).await?,
+                Err(_) => None,
+            };
+            (habit.ok_or(ApiError::NotFound("habit"))?, false)
+        }
+        None => {
+            let fields = HabitFields {
+                title: challenge.challenge_name.clone(),
+                description: challenge.description.clone(),
+                frequency: Frequency::Daily,
+                target: None,
+                start_date: challenge.start_date.max(today.min(challenge.end_date)),
+                end_date: Some(challenge.end_date),
+                is_active: true,
+            };
+            (HabitItem::new(me.id(), fields, now), true)
+        }
+    };
+    // Counted after the habit was read: the join conditions on the habit's entries_rev.
+    let progress =
+        if created { 0 } else { state.db.count_done(&habit, challenge.start_date, challenge.end_date).await? };
+    let key = keys::membership(me.id(), &challenge.challenge_id);
+    let m = MembershipItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity: MembershipItem::ENTITY.into(),
+        gsi3pk: keys::challenge_pk(&challenge.challenge_id),
+        score: keys::member_score(progress, now.timestamp_millis()),
+        challenge_id: challenge.challenge_id.clone(),
+        user_id: me.id().to_owned(),
+        username: me.user.username.clone(),
+        habit_id: habit.habit_id.clone(),
+        challenge_name: challenge.challenge_name.clone(),
+        start_date: challenge.start_date,
+        end_date: challenge.end_date,
+        progress,
+        joined_at: now,
+    };
+    let backing = if created { Backing::New(&habit) } else { Backing::Existing(&habit) };
+    state.db.join_challenge(&m, backing, today).await?;
+    Ok((StatusCode::CREATED, axum::Json(membership_view(&m))))
+}
+
+async fn leave(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    if id.parse::<ulid::Ulid>().is_err() {
+        return Err(ApiError::NotFound("membership"));
+    }
+    let m = state.db.get_membership(me.id(), &id).await?.ok_or(ApiError::NotFound("membership"))?;
+    if state.db.remove_membership(&m).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("membership"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// A leaderboard row: public fields only.
+#[derive(Serialize)]
+struct Rank {
+    rank: u64,
+    username: String,
+    progress: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    goal_reached: Option<bool>,
+    joined_at: DateTime<Utc>,
+}
+
+async fn leaderboard(
+    State(state): State<AppState>,
+    _me: AuthUser,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> J<PageBody<Rank>> {
+    let c = load(&state, &id).await?;
+    let limit = page_size(q.limit)?;
+    let scope = format!("leaderboard:{id}");
+    let (start, offset) = match q.cursor.as_deref() {
+        Some(cur) => state.cursors.decode_at(&scope, cur).map(|(k, o)| (Some(k), o))?,
+        None => (None, 0),
+    };
+    let (members, next) = state.db.leaderboard(&id, limit, start).await?;
+    let items: Vec<Rank> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| Rank {
+            rank: offset + i as u64 + 1,
+            username: m.username.clone(),
+            progress: m.progress,
+            goal_reached: c.goal_days.map(|g| m.progress >= u64::from(g)),
+            joined_at: m.joined_at,
+        })
+        .collect();
+    let next_cursor =
+        next.as_ref().map(|k| state.cursors.encode_at(&scope, k, offset + items.len() as u64)).transpose()?;
+    Ok(axum::Json(PageBody { items, next_cursor }))
+}
+
+#[derive(Serialize)]
+struct Participant {
+    user_id: String,
+    username: String,
+    habit_id: String,
+    progress: u64,
+    joined_at: DateTime<Utc>,
+}
+
+/// Every member (admins), in leaderboard order.
+async fn participants(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> J<PageBody<Participant>> {
+    load(&state, &id).await?;
+    let limit = page_size(q.limit)?;
+    let scope = format!("participants:{id}");
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (members, next) = state.db.leaderboard(&id, limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    let items = members
+        .into_iter()
+        .map(|m| Participant {
+            user_id: m.user_id,
+            username: m.username,
+            habit_id: m.habit_id,
+            progress: m.progress,
+            joined_at: m.joined_at,
+        })
+        .collect();
+    Ok(axum::Json(PageBody { items, next_cursor }))
+}
+
+async fn my_challenges(
+    State(state): State<AppState>,
+    me: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> J<PageBody<MembershipView>> {
+    let limit = page_size(q.limit)?;
+    let scope = format!("my-challenges:{}", me.id());
+    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let (items, next) = state.db.user_memberships(me.id(), limit, start).await?;
+    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    Ok(axum::Json(PageBody { items: items.iter().map(membership_view).collect(), next_cursor }))
+}

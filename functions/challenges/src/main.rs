@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::run(challenges::app(shared::AppState::from_env().await)).await
+}

@@ -1,0 +1,274 @@
+//! Challenges, memberships and the leaderboard.
+
+use super::{from_item, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1, GSI3, TABLE};
+use crate::{
+    error::ApiError,
+    keys,
+    models::{ChallengeItem, EntryItem, HabitItem, MembershipItem},
+    schedule::Status,
+};
+use chrono::NaiveDate;
+
+/// Which challenges a listing shows, relative to today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    Upcoming,
+    Active,
+    Ended,
+}
+
+/// The habit a membership is backed by: one of the user's, or a new one made from the challenge.
+pub enum Backing<'a> {
+    Existing(&'a HabitItem),
+    New(&'a HabitItem),
+}
+
+impl Db {
+    pub async fn create_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(c)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// A challenge whatever its status.
+    pub async fn get_challenge_any(&self, id: &str) -> Result<Option<ChallengeItem>, ApiError> {
+        self.get(&keys::challenge(id), true).await
+    }
+
+    /// Replaces a challenge read as `current` (fails if it changed or someone joined or left).
+    pub async fn update_challenge(&self, c: &ChallengeItem, current: &ChallengeItem) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(c)?))
+            .condition_expression("version = :v AND participant_count = :pc")
+            .expression_attribute_values(":v", n(current.version))
+            .expression_attribute_values(":pc", n(current.participant_count))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// A page of challenges by start date (GSI1 `CHALLENGES`), optionally upcoming, active or ended.
+    pub async fn list_challenges(
+        &self,
+        when: Option<When>,
+        today: NaiveDate,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<ChallengeItem>, Option<Item>), ApiError> {
+        let started = keys::challenges_started_by(today);
+        let sk = match when {
+            None => SortKey::BeginsWith("START#".into()),
+            Some(When::Upcoming) => SortKey::Between(started, "START#~".into()),
+            Some(When::Active | When::Ended) => SortKey::Between("START#".into(), started),
+        };
+        let mut q = Query::new(GSI1, keys::CHALLENGES_GSI1PK, Some(sk));
+        q.limit = Some(limit);
+        q.start = start;
+        let day = s(today.format("%Y-%m-%d").to_string());
+        let active = s("active");
+        q.filter = Some(match when {
+            Some(When::Active) => {
+                ("#st = :active AND end_date >= :today".into(), values([(":active", active), (":today", day)]))
+            }
+            Some(When::Ended) => {
+                ("#st = :active AND end_date < :today".into(), values([(":active", active), (":today", day)]))
+            }
+            _ => ("#st = :active".into(), values([(":active", active)])),
+        });
+        let (items, next) = self.query_page_named(&q, &[("#st", "status")]).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// Done entries of a habit inside a window (its progress there).
+    pub async fn count_done(&self, habit: &HabitItem, from: NaiveDate, to: NaiveDate) -> Result<u64, ApiError> {
+        let (lo, hi) = keys::entries_range(&habit.habit_id, from, to);
+        let items =
+            self.query_all(Query::new(TABLE, keys::user_pk(&habit.user_id), Some(SortKey::Between(lo, hi)))).await?;
+        let mut done = 0;
+        for item in items {
+            if from_item::<EntryItem>(item)?.status == Status::Done {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Joins: the membership (once per user and challenge), the participant count, and the habit
+    /// (its `membership_rev` bumped, conditioned on the entries the progress was counted from;
+    /// or the new habit made for the challenge), in one transaction.
+    pub async fn join_challenge(
+        &self,
+        m: &MembershipItem,
+        backing: Backing<'_>,
+        today: NaiveDate,
+    ) -> Result<(), ApiError> {
+        let habit_op = match backing {
+            Backing::Existing(h) => self.update_op(
+                &keys::habit(&h.user_id, &h.habit_id),
+                "SET membership_rev = if_not_exists(membership_rev, :zero) + :one",
+                Some("attribute_exists(PK) AND entries_rev = :er AND membership_rev = :mr"),
+                values([(":zero", n(0)), (":one", n(1)), (":er", n(h.entries_rev)), (":mr", n(h.membership_rev))]),
+                None,
+            )?,
+            Backing::New(h) => self.put_op(h, Some("attribute_not_exists(PK)"))?,
+        };
+        let ops = vec![
+            self.put_op(m, Some("attribute_not_exists(PK)"))?,
+            self.update_op(
+                &keys::challenge(&m.challenge_id),
+                "ADD participant_count :one",
+                Some("#st = :active AND end_date >= :today"),
+                values([(":one", n(1)), (":active", s("active")), (":today", s(today.format("%Y-%m-%d").to_string()))]),
+                Some([("#st".to_owned(), "status".to_owned())].into()),
+            )?,
+            habit_op,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => ApiError::Conflict { detail: "you have already joined this challenge".into(), field: None },
+            Some(1) => {
+                ApiError::Conflict { detail: "this challenge has ended or is no longer open".into(), field: None }
+            }
+            Some(_) => ApiError::Conflict { detail: "the habit changed meanwhile; retry".into(), field: None },
+            None => e.into(),
+        })
+    }
+
+    pub async fn get_membership(&self, user_id: &str, challenge_id: &str) -> Result<Option<MembershipItem>, ApiError> {
+        self.get(&keys::membership(user_id, challenge_id), true).await
+    }
+
+    /// Removes a membership, decrementing the challenge's count and bumping the habit's
+    /// `membership_rev` (so a racing entry write retries). A challenge or habit already gone is
+    /// left out of the transaction.
+    pub async fn remove_membership(&self, m: &MembershipItem) -> Result<bool, ApiError> {
+        let (mut with_challenge, mut with_habit) = (true, true);
+        for _ in 0..3 {
+            let mut ops = vec![self.delete_op(
+                &keys::membership(&m.user_id, &m.challenge_id),
+                Some("attribute_exists(PK)"),
+                None,
+            )?];
+            if with_challenge {
+                ops.push(self.update_op(
+                    &keys::challenge(&m.challenge_id),
+                    "ADD participant_count :minus",
+                    Some("attribute_exists(PK)"),
+                    values([(":minus", n(-1))]),
+                    None,
+                )?);
+            }
+            if with_habit {
+                ops.push(self.update_op(
+                    &keys::habit(&m.user_id, &m.habit_id),
+                    "SET membership_rev = if_not_exists(membership_rev, :zero) + :one",
+                    Some("attribute_exists(PK)"),
+                    values([(":zero", n(0)), (":one", n(1))]),
+                    None,
+                )?);
+            }
+            match self.transact(ops).await {
+                Ok(()) => return Ok(true),
+                Err(TxError::Cancelled(reasons)) => {
+                    let failed = |i: usize| reasons.get(i).is_some_and(|r| r == "ConditionalCheckFailed");
+                    if failed(0) {
+                        return Ok(false);
+                    }
+                    if with_challenge && failed(1) {
+                        with_challenge = false;
+                    }
+                    if with_habit && failed(if with_challenge { 2 } else { 1 }) {
+                        with_habit = false;
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::Conflict { detail: "the membership changed meanwhile; retry".into(), field: None })
+    }
+
+    /// A page of a challenge's members, best first (GSI3, descending score).
+    pub async fn leaderboard(
+        &self,
+        challenge_id: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<MembershipItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(GSI3, keys::challenge_pk(challenge_id), None);
+        q.limit = Some(limit);
+        q.start = start;
+        q.descending = true;
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// A page of a user's memberships.
+    pub async fn user_memberships(
+        &self,
+        user_id: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<(Vec<MembershipItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::MEMBER.into())));
+        q.limit = Some(limit);
+        q.start = start;
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    }
+
+    /// Deletes a challenge and every membership of it: marked `deleting` first (no joins from
+    /// then on), memberships removed (repeating while GSI3 still shows some), then the challenge.
+    pub async fn delete_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
+        let key = keys::challenge(&c.challenge_id);
+        if c.status != "deleting" {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(keys::PK, s(&key.pk))
+                .key(keys::SK, s(&key.sk))
+                .update_expression("SET #st = :deleting, version = version + :one")
+                .condition_expression("version = :v")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":deleting", s("deleting"))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":v", n(c.version))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        for pass in 0..3 {
+            if pass > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+            let members: Vec<MembershipItem> = self
+                .query_all(Query::new(GSI3, keys::challenge_pk(&c.challenge_id), None))
+                .await?
+                .into_iter()
+                .map(from_item)
+                .collect::<Result<_, _>>()?;
+            if members.is_empty() && pass > 0 {
+                break;
+            }
+            for m in &members {
+                self.remove_membership(m).await?;
+            }
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(key.pk))
+            .key(keys::SK, s(key.sk))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
