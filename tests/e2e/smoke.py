@@ -104,6 +104,17 @@ status, _, rem = call("POST", "/reminders", {"habit_id": hid, "reminder_time": "
 check("create a reminder (next fire time computed)", status == 201 and rem["next_fire_at"], rem)
 problem("a reminder with an unknown time zone is a 400",
         call("POST", "/reminders", {"habit_id": hid, "reminder_time": "07:30", "repeat_days": ["mon"], "time_zone": "Mars/Base", "message": "x"}, token), 400)
+status, _, ch = call("POST", "/challenges", {"challenge_name": f"Read {name}", "start_date": week_ago,
+                                             "end_date": (today + datetime.timedelta(days=20)).isoformat(), "goal_days": 5},
+                    admin["access_token"])
+check("admin publishes a challenge", status == 201 and ch["state"] == "active", ch)
+status, _, joined = call("POST", f"/challenges/{ch['challenge_id']}/join", {"habit_id": hid}, token)
+check("join with the habit: the tracked week counts", status == 201 and joined["progress"] == 7, joined)
+problem("joining twice is a 409", call("POST", f"/challenges/{ch['challenge_id']}/join", {"habit_id": hid}, token), 409)
+status, _, board = call("GET", f"/challenges/{ch['challenge_id']}/leaderboard", token=token)
+check("leaderboard ranks the user, public fields only",
+      status == 200 and board["items"][0]["username"] == name and board["items"][0]["rank"] == 1
+      and "email" not in board["items"][0] and board["items"][0]["goal_reached"] is True, board)
 status, _, notes = call("GET", "/me/notifications", token=token)
 check("notifications list (none fired yet)", status == 200 and notes["items"] == [], notes)
 problem("a user cannot create categories", call("POST", "/categories", {"name": "mine"}, token), 403)

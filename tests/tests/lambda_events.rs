@@ -28,13 +28,14 @@ async fn every_sample_event_is_parsed_and_handled() {
         ["auth-register", "categories-create", "habits-create"].iter().position(|p| name.starts_with(p)).unwrap_or(9)
     };
     files.sort_by_key(|(name, _)| rank(name));
-    let (mut habit_id, mut category_id) = (String::new(), String::new());
+    let (mut habit_id, mut category_id, mut challenge_id) = (String::new(), String::new(), String::new());
     let today = chrono::Utc::now().date_naive().to_string();
     for (name, raw) in files {
         let mut raw = raw
             .replace("{{admin_access_token}}", &admin.access)
             .replace("{{habit_id}}", &habit_id)
             .replace("{{category_id}}", &category_id)
+            .replace("{{challenge_id}}", &challenge_id)
             .replace("{{today}}", &today);
         if let Some(u) = &user {
             raw = raw.replace("{{access_token}}", &u.access).replace("{{user_id}}", &u.user_id);
@@ -62,6 +63,14 @@ async fn every_sample_event_is_parsed_and_handled() {
         }
         if name.starts_with("habits-create") {
             habit_id = serde_json::from_slice::<Value>(&bytes).unwrap()["habit_id"].as_str().unwrap().to_owned();
+        }
+        if name.starts_with("challenges-create") {
+            challenge_id =
+                serde_json::from_slice::<Value>(&bytes).unwrap()["challenge_id"].as_str().unwrap().to_owned();
+        }
+        if name.starts_with("challenges-leaderboard") {
+            let body: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(body["items"][0]["username"], "eventuser", "the joined user is ranked: {body}");
         }
         if name.starts_with("categories-create") {
             category_id = serde_json::from_slice::<Value>(&bytes).unwrap()["category_id"].as_str().unwrap().to_owned();
