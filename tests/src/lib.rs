@@ -5,10 +5,11 @@
 //! run); otherwise the harness starts one itself from the project's install (`npm ci`) and stops
 //! it when the test process ends.
 
-use aws_sdk_dynamodb::{config::Credentials, types::AttributeValue, Client};
+use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use axum::{body::Body, http::Request, Router};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
+use shared::storage::counter::CallCounter;
 use shared::{config::Config, http::Route, models::Role, AppState};
 use std::{collections::HashMap, net::TcpStream, sync::OnceLock, time::Duration};
 use tower::ServiceExt;
@@ -50,14 +51,9 @@ pub fn endpoint() -> &'static str {
     })
 }
 
-pub fn client() -> Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
-        .endpoint_url(endpoint())
-        .build();
-    Client::from_conf(conf)
+/// A client of the test DynamoDB Local, counting the requests it sends.
+pub fn client(calls: &CallCounter) -> Client {
+    shared::storage::counter::local_client(endpoint(), calls)
 }
 
 pub fn config(table: &str) -> Config {
@@ -146,6 +142,8 @@ pub struct Session {
 pub struct TestApp {
     pub table: String,
     pub client: Client,
+    /// DynamoDB requests sent by the functions (and by the test's own reads).
+    pub calls: CallCounter,
     pub state: AppState,
     pub functions: Vec<Function>,
 }
@@ -157,11 +155,12 @@ impl TestApp {
             shared::telemetry::init(level.parse().unwrap_or(tracing::Level::DEBUG));
         }
         let table = format!("t-{}", ulid::Ulid::new());
-        let client = client();
+        let calls = CallCounter::default();
+        let client = client(&calls);
         shared::storage::table::create_table(&client, &table).await.expect("create table");
         let state = AppState::new(config(&table), client.clone());
         let functions = functions(&state);
-        TestApp { table, client, state, functions }
+        TestApp { table, client, calls, state, functions }
     }
 
     /// Sends a request to the function API Gateway would route it to.
