@@ -180,6 +180,36 @@ pub struct PageBody<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One page request of a listing: the checked page size and the decoded start key, bound to the
+/// listing's `scope` (a cursor from another listing is rejected).
+pub struct Paging<'a> {
+    cursors: &'a crate::cursor::CursorKey,
+    scope: String,
+    pub limit: i32,
+    /// Where the page starts; take it into the Query.
+    pub start: Option<crate::storage::Item>,
+}
+
+impl<'a> Paging<'a> {
+    pub fn new(
+        state: &'a AppState,
+        scope: impl Into<String>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let scope = scope.into();
+        let limit = page_size(limit)?;
+        let start = cursor.map(|c| state.cursors.decode(&scope, c)).transpose()?;
+        Ok(Paging { cursors: &state.cursors, scope, limit, start })
+    }
+
+    /// The response body: the items and, unless this was the last page, the next cursor.
+    pub fn finish<T>(&self, items: Vec<T>, last_key: Option<crate::storage::Item>) -> Result<PageBody<T>, ApiError> {
+        let next_cursor = last_key.as_ref().map(|k| self.cursors.encode(&self.scope, k)).transpose()?;
+        Ok(PageBody { items, next_cursor })
+    }
+}
+
 /// Page-size bounds of every listing.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 pub const MAX_PAGE_SIZE: i32 = 100;

@@ -438,8 +438,45 @@ pub struct ReminderItem {
     pub version: u64,
 }
 
+/// What a reminder is, as its owner describes it.
+#[derive(Debug, Clone)]
+pub struct ReminderSpec {
+    pub habit_id: String,
+    pub reminder_time: String,
+    pub repeat_days: Vec<crate::schedule::Day>,
+    pub time_zone: String,
+    pub message: String,
+    pub is_active: bool,
+}
+
 impl ReminderItem {
     pub const ENTITY: &'static str = "Reminder";
+
+    /// A new reminder of `user_id` (not armed yet: see [`arm`](Self::arm)).
+    pub fn new(user_id: &str, spec: ReminderSpec, now: DateTime<Utc>) -> Self {
+        let reminder_id = ulid::Ulid::new().to_string();
+        let key = keys::reminder(user_id, &reminder_id);
+        ReminderItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi1pk: None,
+            gsi1sk: None,
+            reminder_id,
+            user_id: user_id.into(),
+            habit_id: spec.habit_id,
+            reminder_time: spec.reminder_time,
+            repeat_days: spec.repeat_days,
+            time_zone: spec.time_zone,
+            message: spec.message,
+            is_active: spec.is_active,
+            next_fire_at: None,
+            last_fired_at: None,
+            created_date: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
 
     /// Sets the next fire time (after `after`) and the due-index keys; an inactive reminder, or
     /// one that can never fire, leaves the index.

@@ -6,7 +6,10 @@ use chrono::{DateTime, Duration, Utc};
 use dispatcher::{dispatch, handle_event, DispatchConfig, Report};
 use habit_tests::{Session, TestApp};
 use serde_json::json;
-use shared::{models::ReminderItem, schedule::Day};
+use shared::{
+    models::{ReminderItem, ReminderSpec},
+    schedule::Day,
+};
 
 fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -30,28 +33,15 @@ async fn armed(
     tz: &str,
     after: DateTime<Utc>,
 ) -> ReminderItem {
-    let id = ulid::Ulid::new().to_string();
-    let key = shared::keys::reminder(&s.user_id, &id);
-    let mut r = ReminderItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: ReminderItem::ENTITY.into(),
-        gsi1pk: None,
-        gsi1sk: None,
-        reminder_id: id,
-        user_id: s.user_id.clone(),
+    let spec = ReminderSpec {
         habit_id: habit_id.into(),
         reminder_time: time.into(),
         repeat_days: days.to_vec(),
         time_zone: tz.into(),
         message: "time".into(),
         is_active: true,
-        next_fire_at: None,
-        last_fired_at: None,
-        created_date: after,
-        updated_at: after,
-        version: 1,
     };
+    let mut r = ReminderItem::new(&s.user_id, spec, after);
     r.arm(after);
     app.state.db.put_reminder(&r, None).await.unwrap();
     r

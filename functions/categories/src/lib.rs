@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, page_size, Json, PageBody, Query},
+    http::{nullable, Json, PageBody, Paging, Query},
     keys,
     models::{CategoryItem, HabitFields, HabitItem},
     ApiError, ApiResult, AppState,
@@ -125,11 +125,9 @@ async fn list_categories(
     _me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<CategoryView>> {
-    let limit = page_size(q.limit)?;
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode("categories", c)).transpose()?;
-    let (items, next) = state.db.list_categories(limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode("categories", k)).transpose()?;
-    Ok(axum::Json(PageBody { items: items.iter().map(view).collect(), next_cursor }))
+    let mut paging = Paging::new(&state, "categories", q.limit, q.cursor.as_deref())?;
+    let (items, next) = state.db.list_categories(paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
 }
 
 async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Path<String>) -> J<CategoryView> {
@@ -211,14 +209,11 @@ async fn category_habits(
     Query(q): Query<HabitsQuery>,
 ) -> J<PageBody<HabitSummary>> {
     load(&state, &id).await?;
-    let limit = page_size(q.limit)?;
-    let scope = format!("category-habits:{id}");
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (habits, next) = state.db.list_category_habits(&id, None, limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    let mut paging = Paging::new(&state, format!("category-habits:{id}"), q.limit, q.cursor.as_deref())?;
+    let (habits, next) = state.db.list_category_habits(&id, None, paging.limit, paging.start.take()).await?;
     let items = habits
         .into_iter()
         .map(|h: HabitItem| HabitSummary { habit_id: h.habit_id, user_id: h.user_id, fields: h.fields })
         .collect();
-    Ok(axum::Json(PageBody { items, next_cursor }))
+    Ok(axum::Json(paging.finish(items, next)?))
 }

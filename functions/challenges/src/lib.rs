@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, page_size, Json, OptionalJson, PageBody, Query},
+    http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query},
     keys,
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
     schedule::{self, Frequency},
@@ -180,7 +180,6 @@ async fn list_challenges(
     me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<ChallengeView>> {
-    let limit = page_size(q.limit)?;
     let when = match q.state.as_deref() {
         None => None,
         Some("upcoming") => Some(When::Upcoming),
@@ -189,11 +188,9 @@ async fn list_challenges(
         Some(_) => return Err(ApiError::invalid("state", "must be one of upcoming, active, ended")),
     };
     let today = today_of(&me);
-    let scope = format!("challenges:{when:?}:{today}");
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (items, next) = state.db.list_challenges(when, today, limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: items.iter().map(|c| view(c, today)).collect(), next_cursor }))
+    let mut paging = Paging::new(&state, format!("challenges:{when:?}:{today}"), q.limit, q.cursor.as_deref())?;
+    let (items, next) = state.db.list_challenges(when, today, paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(items.iter().map(|c| view(c, today)).collect(), next)?))
 }
 
 async fn get_challenge(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ChallengeView> {
@@ -429,11 +426,8 @@ async fn participants(
     Query(q): Query<PageQuery>,
 ) -> J<PageBody<Participant>> {
     load(&state, &id).await?;
-    let limit = page_size(q.limit)?;
-    let scope = format!("participants:{id}");
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (members, next) = state.db.leaderboard(&id, limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
+    let mut paging = Paging::new(&state, format!("participants:{id}"), q.limit, q.cursor.as_deref())?;
+    let (members, next) = state.db.leaderboard(&id, paging.limit, paging.start.take()).await?;
     let items = members
         .into_iter()
         .map(|m| Participant {
@@ -444,7 +438,7 @@ async fn participants(
             joined_at: m.joined_at,
         })
         .collect();
-    Ok(axum::Json(PageBody { items, next_cursor }))
+    Ok(axum::Json(paging.finish(items, next)?))
 }
 
 async fn my_challenges(
@@ -452,10 +446,7 @@ async fn my_challenges(
     me: AuthUser,
     Query(q): Query<PageQuery>,
 ) -> J<PageBody<MembershipView>> {
-    let limit = page_size(q.limit)?;
-    let scope = format!("my-challenges:{}", me.id());
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (items, next) = state.db.user_memberships(me.id(), limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: items.iter().map(membership_view).collect(), next_cursor }))
+    let mut paging = Paging::new(&state, format!("my-challenges:{}", me.id()), q.limit, q.cursor.as_deref())?;
+    let (items, next) = state.db.user_memberships(me.id(), paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(items.iter().map(membership_view).collect(), next)?))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, page_size, Json, PageBody, Query},
+    http::{nullable, Json, PageBody, Paging, Query},
     models::{CategoryItem, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Role, Target},
     schedule::{self, Frequency, Stats, Status},
     ApiError, ApiResult, AppState,
@@ -208,19 +208,22 @@ async fn list_habits(
     me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<HabitView>> {
-    let limit = page_size(q.limit)?;
-    let scope = format!("habits:{}:{:?}:{:?}", me.id(), q.is_active, q.category_id);
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let mut paging = Paging::new(
+        &state,
+        format!("habits:{}:{:?}:{:?}", me.id(), q.is_active, q.category_id),
+        q.limit,
+        q.cursor.as_deref(),
+    )?;
     let (habits, next) = match &q.category_id {
-        None => state.db.list_user_habits(me.id(), q.is_active, limit, start).await?,
+        None => state.db.list_user_habits(me.id(), q.is_active, paging.limit, paging.start.take()).await?,
         Some(cid) => {
             check_id(cid, "category").map_err(|_| ApiError::invalid("category_id", "is not a category id"))?;
-            let (habits, next) = state.db.list_category_habits(cid, Some(me.id()), limit, start).await?;
+            let (habits, next) =
+                state.db.list_category_habits(cid, Some(me.id()), paging.limit, paging.start.take()).await?;
             (habits.into_iter().filter(|h| q.is_active.is_none_or(|a| h.fields.is_active == a)).collect(), next)
         }
     };
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: habits.iter().map(view).collect(), next_cursor }))
+    Ok(axum::Json(paging.finish(habits.iter().map(view).collect(), next)?))
 }
 
 async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<HabitView> {
@@ -444,7 +447,6 @@ async fn list_entries(
     Query(q): Query<EntriesQuery>,
 ) -> J<PageBody<EntryView>> {
     check_id(&id, "habit")?;
-    let limit = page_size(q.limit)?;
     let (min, max) = (
         NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
         NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
@@ -461,14 +463,15 @@ async fn list_entries(
         c.fail("to", "must not be before from");
     }
     c.finish()?;
-    let scope = format!("entries:{}:{id}:{from}:{to}", me.id());
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (habit, page) =
-        tokio::join!(state.db.get_habit(me.id(), &id), state.db.list_entries(me.id(), &id, from, to, limit, start));
+    let mut paging =
+        Paging::new(&state, format!("entries:{}:{id}:{from}:{to}", me.id()), q.limit, q.cursor.as_deref())?;
+    let (habit, page) = tokio::join!(
+        state.db.get_habit(me.id(), &id),
+        state.db.list_entries(me.id(), &id, from, to, paging.limit, paging.start.take())
+    );
     habit?.ok_or(ApiError::NotFound("habit"))?;
     let (entries, next) = page?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: entries.iter().map(entry_view).collect(), next_cursor }))
+    Ok(axum::Json(paging.finish(entries.iter().map(entry_view).collect(), next)?))
 }
 
 // ---- statistics and today ------------------------------------------------------------------------
@@ -592,7 +595,6 @@ async fn admin_list_habits(
     _admin: AdminUser,
     Query(q): Query<AdminQuery>,
 ) -> J<PageBody<HabitView>> {
-    let limit = page_size(q.limit)?;
     let mut c = Checker::default();
     for (field, value) in [("user_id", &q.user_id), ("category_id", &q.category_id)] {
         if value.as_deref().is_some_and(|v| v.parse::<ulid::Ulid>().is_err()) {
@@ -600,13 +602,14 @@ async fn admin_list_habits(
         }
     }
     c.finish()?;
-    let scope = format!("admin-habits:{:?}:{:?}", q.user_id, q.category_id);
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let mut paging =
+        Paging::new(&state, format!("admin-habits:{:?}:{:?}", q.user_id, q.category_id), q.limit, q.cursor.as_deref())?;
     let (habits, next) = match (&q.user_id, &q.category_id) {
-        (user, Some(cid)) => state.db.list_category_habits(cid, user.as_deref(), limit, start).await?,
-        (Some(user), None) => state.db.list_user_habits(user, None, limit, start).await?,
-        (None, None) => state.db.list_all_habits(limit, start).await?,
+        (user, Some(cid)) => {
+            state.db.list_category_habits(cid, user.as_deref(), paging.limit, paging.start.take()).await?
+        }
+        (Some(user), None) => state.db.list_user_habits(user, None, paging.limit, paging.start.take()).await?,
+        (None, None) => state.db.list_all_habits(paging.limit, paging.start.take()).await?,
     };
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: habits.iter().map(view).collect(), next_cursor }))
+    Ok(axum::Json(paging.finish(habits.iter().map(view).collect(), next)?))
 }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::AuthUser,
     domain::{Checker, TimeZone},
-    http::{page_size, Json, PageBody, Query},
-    models::{NotificationItem, ReminderItem},
+    http::{Json, PageBody, Paging, Query},
+    models::{NotificationItem, ReminderItem, ReminderSpec},
     reminder_time,
     schedule::Day,
     ApiError, ApiResult, AppState,
@@ -108,28 +108,15 @@ async fn create_reminder(
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, axum::Json<ReminderView>)> {
     let now = Utc::now();
-    let reminder_id = ulid::Ulid::new().to_string();
-    let key = shared::keys::reminder(me.id(), &reminder_id);
-    let mut r = ReminderItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: ReminderItem::ENTITY.into(),
-        gsi1pk: None,
-        gsi1sk: None,
-        reminder_id,
-        user_id: me.id().to_owned(),
+    let spec = ReminderSpec {
         habit_id: b.habit_id,
         reminder_time: b.reminder_time,
         repeat_days: b.repeat_days,
         time_zone: b.time_zone.unwrap_or_else(|| me.user.tz().name().to_owned()),
         message: b.message.trim().to_owned(),
         is_active: b.is_active.unwrap_or(true),
-        next_fire_at: None,
-        last_fired_at: None,
-        created_date: now,
-        updated_at: now,
-        version: 1,
     };
+    let mut r = ReminderItem::new(me.id(), spec, now);
     let mut c = Checker::default();
     check(&mut c, &r);
     c.finish()?;
@@ -158,12 +145,11 @@ async fn list_reminders(
     me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<ReminderView>> {
-    let limit = page_size(q.limit)?;
-    let scope = format!("reminders:{}:{:?}", me.id(), q.habit_id);
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (items, next) = state.db.list_reminders(me.id(), q.habit_id.as_deref(), limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: items.iter().map(view).collect(), next_cursor }))
+    let mut paging =
+        Paging::new(&state, format!("reminders:{}:{:?}", me.id(), q.habit_id), q.limit, q.cursor.as_deref())?;
+    let (items, next) =
+        state.db.list_reminders(me.id(), q.habit_id.as_deref(), paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
 }
 
 async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<ReminderItem> {
@@ -268,13 +254,10 @@ async fn list_notifications(
     me: AuthUser,
     Query(q): Query<NotificationsQuery>,
 ) -> J<PageBody<NotificationView>> {
-    let limit = page_size(q.limit)?;
     let unread = q.unread.unwrap_or(false);
-    let scope = format!("notifications:{}:{unread}", me.id());
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
-    let (items, next) = state.db.list_notifications(me.id(), unread, limit, start).await?;
-    let next_cursor = next.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: items.iter().map(notification_view).collect(), next_cursor }))
+    let mut paging = Paging::new(&state, format!("notifications:{}:{unread}", me.id()), q.limit, q.cursor.as_deref())?;
+    let (items, next) = state.db.list_notifications(me.id(), unread, paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(items.iter().map(notification_view).collect(), next)?))
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::{Checker, Email, Password, Phone, TimeZone, Username},
-    http::{nullable, page_size, Json, PageBody, Query},
+    http::{nullable, Json, PageBody, Paging, Query},
     keys,
     models::{ProfileFields, ProfileItem, ProfileView, Role, UserItem, UserView},
     password, session,
@@ -257,15 +257,13 @@ async fn list_users(
     _admin: AdminUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<UserView>> {
-    let limit = page_size(q.limit)?;
-    let scope = format!("users:{:?}:{:?}", q.role, q.is_active);
-    let start = q.cursor.as_deref().map(|c| state.cursors.decode(&scope, c)).transpose()?;
+    let mut paging =
+        Paging::new(&state, format!("users:{:?}:{:?}", q.role, q.is_active), q.limit, q.cursor.as_deref())?;
     let prefix = keys::users_gsi1sk_prefix(q.role, q.is_active);
     // With a role, the prefix selects activity too; without one, activity is a filter.
     let filter = if q.role.is_none() { q.is_active } else { None };
-    let page = state.db.list_users(&prefix, filter, limit, start).await?;
-    let next_cursor = page.last_key.as_ref().map(|k| state.cursors.encode(&scope, k)).transpose()?;
-    Ok(axum::Json(PageBody { items: page.items.iter().map(UserItem::view).collect(), next_cursor }))
+    let page = state.db.list_users(&prefix, filter, paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(page.items.iter().map(UserItem::view).collect(), page.last_key)?))
 }
 
 /// Loads a user by path id; ids that are not ULIDs cannot exist.

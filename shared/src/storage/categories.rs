@@ -1,6 +1,6 @@
 //! Categories (admin-managed catalogue) with unique names.
 
-use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1};
+use super::{from_item, item_key, n, s, values, Db, Item, Query, SortKey, GSI1};
 use crate::{
     error::ApiError,
     keys,
@@ -87,20 +87,7 @@ impl Db {
     pub async fn delete_category(&self, category: &CategoryItem) -> Result<(), ApiError> {
         let key = keys::category(&category.category_id);
         if category.status != CategoryItem::DELETING {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(keys::PK, s(&key.pk))
-                .key(keys::SK, s(&key.sk))
-                .update_expression("SET #st = :deleting, version = version + :one")
-                .condition_expression("version = :v")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":deleting", s(CategoryItem::DELETING))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":v", n(category.version))
-                .send()
-                .await
-                .map_err(sdk_error)?;
+            self.mark_deleting(&key, category.version).await?;
         }
         for pass in 0..3 {
             if pass > 0 {

@@ -25,15 +25,7 @@ pub enum Backing<'a> {
 
 impl Db {
     pub async fn create_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(c)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_new(c).await
     }
 
     /// A challenge whatever its status.
@@ -229,20 +221,7 @@ impl Db {
     pub async fn delete_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
         let key = keys::challenge(&c.challenge_id);
         if c.status != "deleting" {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(keys::PK, s(&key.pk))
-                .key(keys::SK, s(&key.sk))
-                .update_expression("SET #st = :deleting, version = version + :one")
-                .condition_expression("version = :v")
-                .expression_attribute_names("#st", "status")
-                .expression_attribute_values(":deleting", s("deleting"))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":v", n(c.version))
-                .send()
-                .await
-                .map_err(sdk_error)?;
+            self.mark_deleting(&key, c.version).await?;
         }
         for pass in 0..3 {
             if pass > 0 {
@@ -261,14 +240,7 @@ impl Db {
                 self.remove_membership(m).await?;
             }
         }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(key.pk))
-            .key(keys::SK, s(key.sk))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        self.delete_existing(&key).await?;
         Ok(())
     }
 }

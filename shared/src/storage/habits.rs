@@ -49,15 +49,7 @@ fn assemble(items: Vec<Item>) -> Result<Option<HabitWith>, ApiError> {
 
 impl Db {
     pub async fn create_habit(&self, habit: &HabitItem) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(habit)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_new(habit).await
     }
 
     pub async fn get_habit(&self, user_id: &str, habit_id: &str) -> Result<Option<HabitItem>, ApiError> {
@@ -116,14 +108,7 @@ impl Db {
         if items.is_empty() {
             return Ok(false);
         }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&habit_key.pk))
-            .key(keys::SK, s(&habit_key.sk))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        self.delete_existing(&habit_key).await?;
         let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
         self.batch_delete(owned).await?;
         self.delete_habit_reminders(user_id, habit_id).await?;
@@ -364,17 +349,6 @@ impl Db {
     }
 
     pub async fn unlink_category(&self, user_id: &str, habit_id: &str, category_id: &str) -> Result<bool, ApiError> {
-        let key = keys::habit_category(user_id, habit_id, category_id);
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(key.pk))
-            .key(keys::SK, s(key.sk))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some())
+        self.delete_existing(&keys::habit_category(user_id, habit_id, category_id)).await
     }
 }

@@ -159,6 +159,52 @@ impl Db {
         out.item.map(from_item).transpose()
     }
 
+    /// Writes a new item; a 409 if one with its key exists.
+    pub async fn put_new<T: Serialize>(&self, item: &T) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(item)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Deletes an item; `false` when there was none.
+    pub async fn delete_existing(&self, key: &Key) -> Result<bool, ApiError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some())
+    }
+
+    /// Marks a catalogue item (category, challenge) `deleting` at the version read, bumping the
+    /// version: a racing change fails, and no new link or membership can be made to it.
+    pub async fn mark_deleting(&self, key: &Key, version: u64) -> Result<(), ApiError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .update_expression("SET #st = :deleting, version = version + :one")
+            .condition_expression("version = :v")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":deleting", s("deleting"))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":v", n(version))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
     /// A `Put` of a transaction, optionally conditional.
     pub fn put_op<T: Serialize>(&self, item: &T, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
         let put = Put::builder()

@@ -22,12 +22,16 @@ pub enum FireOutcome {
 
 impl Db {
     pub async fn put_reminder(&self, reminder: &ReminderItem, expected_version: Option<u64>) -> Result<(), ApiError> {
-        let mut req = self.client.put_item().table_name(&self.table).set_item(Some(super::to_item(reminder)?));
-        req = match expected_version {
-            None => req.condition_expression("attribute_not_exists(PK)"),
-            Some(v) => req.condition_expression("version = :v").expression_attribute_values(":v", n(v)),
-        };
-        req.send().await.map_err(sdk_error)?;
+        let Some(v) = expected_version else { return self.put_new(reminder).await };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(reminder)?))
+            .condition_expression("version = :v")
+            .expression_attribute_values(":v", n(v))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -37,18 +41,7 @@ impl Db {
 
     /// Deletes a reminder; `false` when there was none.
     pub async fn delete_reminder(&self, user_id: &str, reminder_id: &str) -> Result<bool, ApiError> {
-        let key = keys::reminder(user_id, reminder_id);
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(key.pk))
-            .key(keys::SK, s(key.sk))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some())
+        self.delete_existing(&keys::reminder(user_id, reminder_id)).await
     }
 
     /// A page of a user's reminders, optionally of one habit.

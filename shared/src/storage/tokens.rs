@@ -8,15 +8,7 @@ pub const MAX_ROTATED: usize = 100;
 
 impl Db {
     pub async fn create_refresh_family(&self, family: &RefreshFamilyItem) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(family)?))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_new(family).await
     }
 
     pub async fn get_refresh_family(
@@ -61,14 +53,7 @@ impl Db {
     /// Revokes a whole family (logout, or reuse of a rotated token).
     pub async fn delete_refresh_family(&self, user_id: &str, family_id: &str) -> Result<(), ApiError> {
         let key = keys::refresh_family(user_id, family_id);
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(key.pk))
-            .key(keys::SK, s(key.sk))
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        self.delete_existing(&key).await?;
         Ok(())
     }
 }

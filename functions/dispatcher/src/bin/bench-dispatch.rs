@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use dispatcher::{dispatch, DispatchConfig};
 use futures::{stream, StreamExt};
 use shared::{
-    models::{HabitFields, HabitItem, ReminderItem, Role, UserItem},
+    models::{HabitFields, HabitItem, ReminderItem, ReminderSpec, Role, UserItem},
     schedule::{Day, Frequency},
     storage::{counter::CallCounter, Db},
 };
@@ -89,28 +89,15 @@ async fn main() {
     }
     for i in 0..n {
         let (user_id, habit_id) = &habits[i % users];
-        let reminder_id = ulid::Ulid::new().to_string();
-        let key = shared::keys::reminder(user_id, &reminder_id);
-        let mut r = ReminderItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity: ReminderItem::ENTITY.into(),
-            gsi1pk: None,
-            gsi1sk: None,
-            reminder_id,
-            user_id: user_id.clone(),
+        let spec = ReminderSpec {
             habit_id: habit_id.clone(),
             reminder_time: "07:30".into(),
             repeat_days: ALL.to_vec(),
             time_zone: "UTC".into(),
             message: "bench".into(),
             is_active: true,
-            next_fire_at: None,
-            last_fired_at: None,
-            created_date: after,
-            updated_at: after,
-            version: 1,
         };
+        let mut r = ReminderItem::new(user_id, spec, after);
         r.arm(after);
         items.push(serde_dynamo::to_item(&r).unwrap());
     }
