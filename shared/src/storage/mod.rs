@@ -284,9 +284,10 @@ impl Db {
             };
             let only_conflicts = !reasons.iter().any(|r| r == "ConditionalCheckFailed")
                 && reasons.iter().any(|r| r == "TransactionConflict");
-            if only_conflicts && attempt < 4 {
+            // Up to 6 retries with growing, jittered waits (about 0.4 s in all at most).
+            if only_conflicts && attempt < 6 {
                 attempt += 1;
-                let jitter = rand::random::<u64>() % 20;
+                let jitter = rand::random::<u64>() % (10 * u64::from(attempt));
                 tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
                 continue;
             }
