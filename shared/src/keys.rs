@@ -159,6 +159,11 @@ pub fn category_name_guard(lower_name: &str) -> Key {
     Key::new(format!("CATEGORYNAME#{lower_name}"), GUARD_SK)
 }
 
+/// The login-throttle item of a subject (`USER#<id>`, or the identifier when no account has it).
+pub fn login_throttle(subject: &str) -> Key {
+    Key::new(format!("LOGIN#{subject}"), "THROTTLE")
+}
+
 /// Number of due-index shards. A reminder's shard is fixed by its id, so changing this needs a
 /// re-index of every reminder; the dispatcher queries every shard, in parallel, each minute.
 pub const DUE_SHARDS: u32 = 16;

@@ -260,3 +260,42 @@ async fn health_answers_without_credentials_or_table() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "ok");
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_account_for_a_while() {
+    let app = TestApp::spawn().await;
+    app.register("locked").await;
+    app.register("bystander").await;
+    let wrong = json!({"username": "locked", "password": "not the password"});
+    for _ in 0..shared::storage::throttle::MAX_FAILURES {
+        app.call("POST", "/auth/login", None, Some(wrong.clone())).await.problem(401);
+    }
+    // Now even the right password waits, by e-mail too (the same account).
+    let r =
+        app.call("POST", "/auth/login", None, Some(json!({"email": "locked@example.com", "password": PASSWORD}))).await;
+    r.problem(429);
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry > 0 && retry <= 15 * 60, "{retry}");
+    // Other accounts are not affected.
+    app.login("bystander").await;
+    // Unknown users are throttled alike, so the answers do not tell them apart.
+    let ghost = json!({"username": "ghost", "password": "not the password"});
+    for _ in 0..shared::storage::throttle::MAX_FAILURES {
+        app.call("POST", "/auth/login", None, Some(ghost.clone())).await.problem(401);
+    }
+    app.call("POST", "/auth/login", None, Some(ghost)).await.problem(429);
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_failure_count() {
+    let app = TestApp::spawn().await;
+    app.register("forgetful").await;
+    let wrong = json!({"username": "forgetful", "password": "not the password"});
+    for _ in 0..2 {
+        for _ in 0..shared::storage::throttle::MAX_FAILURES - 1 {
+            app.call("POST", "/auth/login", None, Some(wrong.clone())).await.problem(401);
+        }
+        app.login("forgetful").await;
+    }
+    assert_eq!(app.count("LoginThrottle").await, 0);
+}

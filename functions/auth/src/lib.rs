@@ -98,24 +98,40 @@ struct LoginBody {
 const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid credentials");
 
 async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<impl IntoResponse> {
-    let guard = match (&body.username, &body.email) {
-        (Some(u), None) => Username::parse(u).ok().map(|u| keys::username_guard(u.as_str())),
-        (None, Some(e)) => Email::parse(e).ok().map(|e| keys::email_guard(e.as_str())),
+    let subject = match (&body.username, &body.email) {
+        (Some(u), None) => {
+            Username::parse(u).ok().map(|u| (keys::username_guard(u.as_str()), format!("NAME#{}", u.as_str())))
+        }
+        (None, Some(e)) => {
+            Email::parse(e).ok().map(|e| (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.as_str())))
+        }
         _ => return Err(ApiError::invalid("username", "give either username or email, not both")),
     };
     if body.password.len() > 4 * Password::MAX {
         return Err(ApiError::invalid("password", "is too long"));
     }
-    let user = match guard {
-        Some(guard) => state.db.find_user_by_login(&guard).await?,
+    let now = shared::jwt::now_epoch() as i64;
+    let lookup = match &subject {
+        Some((guard, subject)) => Some(state.db.login_lookup(guard, subject).await?),
         None => None,
     };
+    if let Some(secs) = lookup.as_ref().and_then(|l| l.throttle.as_ref()).and_then(|t| t.locked_for(now)) {
+        return Err(ApiError::TooManyRequests { retry_after_secs: secs });
+    }
+    let user = lookup.as_ref().and_then(|l| l.user.clone());
     // Verify even when the user is unknown, so both cases take the same time and answer alike.
     let ok = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(lookup) = lookup else { return Err(BAD_CREDENTIALS) };
     let user = match user {
         Some(user) if ok && user.is_active => user,
-        _ => return Err(BAD_CREDENTIALS),
+        _ => {
+            state.db.record_login_failure(&lookup.throttle_key, now).await?;
+            return Err(BAD_CREDENTIALS);
+        }
     };
+    if lookup.throttle.is_some() {
+        state.db.clear_login_failures(&lookup.throttle_key).await?;
+    }
     let tokens = session::start(&state, &user).await?;
     Ok(axum::Json(SessionBody { user: user.view(), tokens }))
 }

@@ -7,6 +7,7 @@ pub mod counter;
 pub mod habits;
 pub mod reminders;
 pub mod table;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 
@@ -375,6 +376,11 @@ impl Db {
     /// Reads many items by key (`BatchGetItem`, 100 a call), retrying unprocessed keys. Missing
     /// items are left out; the order of `keys` is kept.
     pub async fn batch_get<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>, ApiError> {
+        self.batch_get_raw(keys).await?.into_iter().map(from_item).collect()
+    }
+
+    /// [`batch_get`](Self::batch_get) returning raw items (of any entity).
+    pub async fn batch_get_raw(&self, keys: &[Key]) -> Result<Vec<Item>, ApiError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut found: HashMap<(String, String), Item> = HashMap::new();
         for chunk in keys.chunks(100) {
@@ -404,7 +410,7 @@ impl Db {
                 }
             }
         }
-        keys.iter().filter_map(|k| found.remove(&(k.pk.clone(), k.sk.clone()))).map(from_item).collect()
+        Ok(keys.iter().filter_map(|k| found.remove(&(k.pk.clone(), k.sk.clone()))).collect())
     }
 
     /// Deletes many items with `BatchWriteItem` (25 a call), retrying unprocessed items until

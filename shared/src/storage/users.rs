@@ -52,14 +52,6 @@ impl Db {
         self.get(&keys::user(user_id), consistent).await
     }
 
-    /// Finds the user that a username or e-mail (already normalized) belongs to.
-    pub async fn find_user_by_login(&self, guard: &Key) -> Result<Option<UserItem>, ApiError> {
-        let Some(guard) = self.get::<GuardItem>(guard, true).await? else {
-            return Ok(None);
-        };
-        self.get_user(&guard.user_id, true).await
-    }
-
     /// Replaces a user read at `current.version` with `updated` (whose version must be one more),
     /// swapping the username / e-mail guards in the same transaction when they changed.
     pub async fn update_user(&self, current: &UserItem, updated: &UserItem) -> Result<(), ApiError> {
