@@ -262,8 +262,8 @@ async fn list_users(
     let prefix = keys::users_gsi1sk_prefix(q.role, q.is_active);
     // With a role, the prefix selects activity too; without one, activity is a filter.
     let filter = if q.role.is_none() { q.is_active } else { None };
-    let page = state.db.list_users(&prefix, filter, paging.limit, paging.start.take()).await?;
-    Ok(axum::Json(paging.finish(page.items.iter().map(UserItem::view).collect(), page.last_key)?))
+    let (users, next) = state.db.list_users(&prefix, filter, paging.limit, paging.start.take()).await?;
+    Ok(axum::Json(paging.finish(users.iter().map(UserItem::view).collect(), next)?))
 }
 
 /// Loads a user by path id; ids that are not ULIDs cannot exist.

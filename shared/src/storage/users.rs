@@ -1,11 +1,12 @@
 //! Users, profiles and their uniqueness guards.
 
-use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, TxError};
+use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1};
 use crate::{
     error::ApiError,
     keys::{self, Key},
     models::{GuardItem, ProfileItem, UserItem},
 };
+use aws_sdk_dynamodb::types::AttributeValue;
 
 pub const USERNAME_GUARD: &str = "UsernameGuard";
 pub const EMAIL_GUARD: &str = "EmailGuard";
@@ -14,12 +15,6 @@ pub const EMAIL_GUARD: &str = "EmailGuard";
 const NEW: &str = "attribute_not_exists(PK)";
 /// Condition for replacing an item read at version `:v`.
 const AT_VERSION: &str = "version = :v";
-
-/// One page of a listing.
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub last_key: Option<Item>,
-}
 
 fn guard_conflict(field: &'static str) -> ApiError {
     let detail = match field {
@@ -145,25 +140,15 @@ impl Db {
         active_filter: Option<bool>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<Page<UserItem>, ApiError> {
-        let mut q = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .key_condition_expression("GSI1PK = :pk AND begins_with(GSI1SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::USERS_GSI1PK))
-            .expression_attribute_values(":prefix", s(prefix))
-            .limit(limit)
-            .set_exclusive_start_key(start);
+    ) -> Result<(Vec<UserItem>, Option<Item>), ApiError> {
+        let mut q = Query::new(GSI1, keys::USERS_GSI1PK, Some(SortKey::BeginsWith(prefix.to_owned())));
+        q.limit = Some(limit);
+        q.start = start;
         if let Some(active) = active_filter {
-            q = q
-                .filter_expression("is_active = :active")
-                .expression_attribute_values(":active", aws_sdk_dynamodb::types::AttributeValue::Bool(active));
+            q.filter = Some(("is_active = :active".into(), values([(":active", AttributeValue::Bool(active))])));
         }
-        let out = q.send().await.map_err(sdk_error)?;
-        let items = out.items.unwrap_or_default().into_iter().map(from_item).collect::<Result<_, _>>()?;
-        Ok(Page { items, last_key: out.last_evaluated_key })
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
     }
 
     pub async fn get_profile(&self, user_id: &str) -> Result<Option<ProfileItem>, ApiError> {
