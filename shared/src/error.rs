@@ -12,7 +12,7 @@ use serde::Serialize;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request: `field` is the JSON name (dotted for nested fields).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -131,13 +131,20 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem: the body of every error the API answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// A URI reference naming the kind of problem, e.g. `/problems/validation-error`.
     #[serde(rename = "type")]
     type_: String,
+    /// The HTTP reason phrase of `status`.
     title: &'a str,
+    /// The HTTP status code, equal to the response's.
+    #[schema(minimum = 400, maximum = 599)]
     status: u16,
+    /// What went wrong, for a person to read.
     detail: String,
+    /// The fields at fault (validation errors and uniqueness conflicts).
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a [FieldError]>,
 }

@@ -9,6 +9,7 @@ use crate::{
 use axum::{
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
+    routing::MethodFilter,
     Router,
 };
 use serde::de::DeserializeOwned;
@@ -23,27 +24,112 @@ pub struct Route {
     pub path: &'static str,
 }
 
-/// Declares a function's routes once: it defines `ROUTES` (checked against the SAM template and
-/// the local router by the tests) and `routes()`, the axum router serving exactly those.
+/// Declares a function's routes once, from its handlers' `#[utoipa::path]` attributes (the one
+/// place a route's method, path, parameters, bodies, responses and security are written). It
+/// defines `ROUTES` (checked against the SAM template and the local router by the tests),
+/// `routes()`, the axum router serving exactly those, and `openapi()`, this function's part of
+/// the OpenAPI document.
 ///
 /// ```text
-/// shared::routes! {
-///     GET "/me" => get_me,
-///     PATCH "/me" => patch_me,
-/// }
+/// #[utoipa::path(get, path = "/me", ...)]
+/// async fn get_me(...) { ... }
+///
+/// shared::routes![get_me, patch_me];
 /// ```
 #[macro_export]
 macro_rules! routes {
-    ($( $method:ident $path:literal => $handler:expr ),* $(,)?) => {
-        /// Every route this function serves: method and path as API Gateway declares them.
-        pub const ROUTES: &[$crate::http::Route] = &[$( $crate::http::Route { method: stringify!($method), path: $path } ),*];
+    ($( $handler:ident ),* $(,)?) => {
+        $crate::__pastey::paste! {
+            /// Every route this function serves: method and path as API Gateway declares them.
+            pub static ROUTES: ::std::sync::LazyLock<Vec<$crate::http::Route>> = ::std::sync::LazyLock::new(|| {
+                let mut table = Vec::new();
+                $( table.extend($crate::http::routes_of::<[<__path_ $handler>]>()); )*
+                table
+            });
 
-        fn routes() -> ::axum::Router<$crate::state::AppState> {
-            let router = ::axum::Router::new();
-            $( let router = router.route($path, ::axum::routing::on(::axum::routing::MethodFilter::$method, $handler)); )*
-            router
+            fn routes() -> ::axum::Router<$crate::state::AppState> {
+                let router = ::axum::Router::new();
+                $( let router = $crate::http::route::<[<__path_ $handler>], _, _>(router, $handler); )*
+                router
+            }
+
+            /// This function's operations and the schemas they use.
+            pub fn openapi() -> ::utoipa::openapi::OpenApi {
+                let mut schemas = Vec::new();
+                let paths = ::utoipa::openapi::path::PathsBuilder::new();
+                $( let paths = $crate::http::document::<[<__path_ $handler>]>(paths); )*
+                let paths = paths.build();
+                $( <[<__path_ $handler>] as ::utoipa::__dev::SchemaReferences>::schemas(&mut schemas); )*
+                ::utoipa::openapi::OpenApiBuilder::new()
+                    .paths(paths)
+                    .components(Some(::utoipa::openapi::ComponentsBuilder::new().schemas_from_iter(schemas).build()))
+                    .build()
+            }
         }
     };
+}
+
+fn method_name(m: &utoipa::openapi::path::HttpMethod) -> &'static str {
+    use utoipa::openapi::path::HttpMethod as M;
+    match m {
+        M::Get => "GET",
+        M::Post => "POST",
+        M::Put => "PUT",
+        M::Delete => "DELETE",
+        M::Options => "OPTIONS",
+        M::Head => "HEAD",
+        M::Patch => "PATCH",
+        M::Trace => "TRACE",
+    }
+}
+
+/// The routes a handler's `#[utoipa::path]` declares (used by [`routes!`]).
+pub fn routes_of<P: utoipa::Path>() -> Vec<Route> {
+    let path: &'static str = String::leak(P::path());
+    P::methods().iter().map(|m| Route { method: method_name(m), path }).collect()
+}
+
+/// Adds a handler's operation, with the tags of its `#[utoipa::path]`, to a document's paths.
+pub fn document<P>(paths: utoipa::openapi::path::PathsBuilder) -> utoipa::openapi::path::PathsBuilder
+where
+    P: utoipa::Path + for<'t> utoipa::__dev::Tags<'t>,
+{
+    let mut operation = P::operation();
+    operation.tags = Some(P::tags().into_iter().map(str::to_owned).collect());
+    let item = P::methods().into_iter().fold(None, |item: Option<utoipa::openapi::PathItem>, m| {
+        let next = utoipa::openapi::PathItem::new(m, operation.clone());
+        Some(match item {
+            Some(mut item) => {
+                item.merge_operations(next);
+                item
+            }
+            None => next,
+        })
+    });
+    match item {
+        Some(item) => paths.path(P::path(), item),
+        None => paths,
+    }
+}
+
+/// Adds a handler to the router at the method(s) and path its `#[utoipa::path]` declares.
+pub fn route<P, H, T>(router: Router<AppState>, handler: H) -> Router<AppState>
+where
+    P: utoipa::Path,
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    P::methods().iter().fold(router, |router, m| {
+        let filter = match method_name(m) {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            other => panic!("unsupported method {other}"),
+        };
+        router.route(&P::path(), axum::routing::on(filter, handler.clone()))
+    })
 }
 
 /// Adds what every function's router needs: problem+json 404/405, the body limit, the state.
@@ -172,7 +258,7 @@ where
 }
 
 /// A page of a listing, as every list endpoint returns it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct PageBody<T> {
     pub items: Vec<T>,
     /// Pass back as `cursor` for the next page; absent on the last page.

@@ -11,6 +11,7 @@ pub mod http;
 pub mod jwt;
 pub mod keys;
 pub mod models;
+pub mod openapi;
 pub mod password;
 pub mod reminder_time;
 pub mod schedule;
@@ -20,6 +21,8 @@ pub mod storage;
 pub mod telemetry;
 
 pub use error::{ApiError, ApiResult};
+#[doc(hidden)]
+pub use pastey as __pastey;
 pub use state::AppState;
 
 /// Runs a function's router on the Lambda runtime (the whole of a function's `main`).

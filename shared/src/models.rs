@@ -5,7 +5,7 @@ use crate::keys;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -109,7 +109,7 @@ impl UserItem {
 }
 
 /// What the API shows of a user (never the password hash or token version).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct UserView {
     pub user_id: String,
     pub username: String,
@@ -137,7 +137,7 @@ pub struct ProfileItem {
 }
 
 /// The editable part of a profile; also the API's profile body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ProfileFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
@@ -172,7 +172,7 @@ impl ProfileItem {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ProfileView {
     pub user_id: String,
     #[serde(flatten)]
@@ -223,7 +223,7 @@ impl RefreshFamilyItem {
 }
 
 /// A numeric goal per day, e.g. 8 glasses.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Target {
     pub value: f64,
     pub unit: String,
@@ -262,7 +262,7 @@ pub struct HabitItem {
 }
 
 /// The editable part of a habit.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct HabitFields {
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

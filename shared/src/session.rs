@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "rt1";
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
     pub token_type: String,

@@ -77,22 +77,49 @@ pub struct Function {
     pub router: Router,
 }
 
-/// Builds a function's router from the shared state (each function's `app`).
-pub type MakeRouter = fn(AppState) -> Router;
+/// One HTTP function of the workspace, as the tests see it.
+pub struct FunctionDef {
+    /// The binary name (the SAM template's `Binary`, the local router's `function`).
+    pub name: &'static str,
+    /// Its routes, from its handlers' `#[utoipa::path]`.
+    pub routes: fn() -> &'static [Route],
+    /// Builds its router from the shared state (the function's `app`).
+    pub app: fn(AppState) -> Router,
+    /// Its part of the OpenAPI document.
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
 
-/// Every function of the workspace: binary name, routes, router. The route and infra tests read
-/// this list, so a new function is checked once it is added here.
-pub const FUNCTIONS: &[(&str, &[Route], MakeRouter)] = &[
-    ("auth", auth::ROUTES, auth::app),
-    ("users", users::ROUTES, users::app),
-    ("habits", habits::ROUTES, habits::app),
-    ("categories", categories::ROUTES, categories::app),
-    ("reminders", reminders::ROUTES, reminders::app),
-    ("challenges", challenges::ROUTES, challenges::app),
-];
+macro_rules! function_defs {
+    ($($name:ident),*) => {
+        /// Every HTTP function of the workspace. The route, infra, OpenAPI and authorization tests
+        /// read this list, so a new function is checked once it is added here.
+        pub const FUNCTIONS: &[FunctionDef] = &[$(FunctionDef {
+            name: stringify!($name),
+            routes: || $name::ROUTES.as_slice(),
+            app: $name::app,
+            openapi: $name::openapi,
+        }),*];
+    };
+}
+function_defs!(auth, users, habits, categories, reminders, challenges);
 
 pub fn functions(state: &AppState) -> Vec<Function> {
-    FUNCTIONS.iter().map(|(name, routes, app)| Function { name, routes, router: app(state.clone()) }).collect()
+    FUNCTIONS.iter().map(|f| Function { name: f.name, routes: (f.routes)(), router: (f.app)(state.clone()) }).collect()
+}
+
+/// Every route of the API with the function serving it.
+pub fn all_routes() -> Vec<(&'static str, Route)> {
+    FUNCTIONS.iter().flat_map(|f| (f.routes)().iter().map(move |r| (f.name, *r))).collect()
+}
+
+/// The API's OpenAPI document, as the code describes it (committed as `docs/openapi.json`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    shared::openapi::document(FUNCTIONS.iter().map(|f| (f.openapi)()))
+}
+
+/// Where the committed OpenAPI document lives (served by `GET /openapi.json`).
+pub fn openapi_path() -> std::path::PathBuf {
+    repo_root().join("docs/openapi.json")
 }
 
 /// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.

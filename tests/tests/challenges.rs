@@ -134,7 +134,7 @@ async fn admins_manage_challenges_everyone_reads() {
     ] {
         app.call(m, &path, Some(&admin.access), None).await.problem(404);
     }
-    for route in challenges::ROUTES {
+    for route in challenges::ROUTES.iter() {
         app.call(route.method, &route.path.replace("{id}", &active), None, None).await.problem(401);
     }
 }

@@ -132,7 +132,7 @@ async fn another_users_habit_is_404_on_every_habit_route() {
 async fn habit_routes_need_a_token_and_admin_routes_need_an_admin() {
     let app = TestApp::spawn().await;
     let s = app.register("plain").await;
-    for route in habits::ROUTES {
+    for route in habits::ROUTES.iter() {
         let path = route
             .path
             .replace("{id}", &ulid::Ulid::new().to_string())

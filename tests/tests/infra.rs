@@ -19,10 +19,7 @@ fn template() -> Y {
 
 /// Routes declared in code, with the binary that serves them.
 fn code_routes() -> RouteSet {
-    habit_tests::FUNCTIONS
-        .iter()
-        .flat_map(|(f, routes, _)| routes.iter().map(move |r| (f.to_string(), r.method.to_owned(), r.path.to_owned())))
-        .collect()
+    habit_tests::all_routes().into_iter().map(|(f, r)| (f.to_owned(), r.method.to_owned(), r.path.to_owned())).collect()
 }
 
 fn untag(v: &Y) -> &Y {

@@ -8,7 +8,7 @@ use serde_json::json;
 async fn every_route_needs_a_valid_token() {
     let app = TestApp::spawn().await;
     let s = app.register("anna").await;
-    for route in users::ROUTES {
+    for route in users::ROUTES.iter() {
         let path = route.path.replace("{id}", &s.user_id);
         let body = matches!(route.method, "PATCH" | "PUT" | "POST").then(|| json!({}));
         app.call(route.method, &path, None, body.clone()).await.problem(401);

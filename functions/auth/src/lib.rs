@@ -11,32 +11,37 @@ use shared::{
     session::TokenPair,
     ApiError, ApiResult, AppState,
 };
+use utoipa::ToSchema;
 
-shared::routes! {
-    POST "/auth/register" => register,
-    POST "/auth/login" => login,
-    POST "/auth/refresh" => refresh,
-    POST "/auth/logout" => logout,
-    GET "/health" => health,
-}
+shared::routes![register, login, refresh, logout, health, openapi_json];
 
 /// The function's router, ready for `lambda_http::run` or a test's `oneshot`.
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterBody {
+    /// 3–30 characters of `a-z 0-9 _ . -`, starting with a letter or digit; trimmed and stored
+    /// lower-case (unique case-insensitively).
+    #[schema(min_length = 3, max_length = 30, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$", examples("alice_01"))]
     username: String,
+    /// Trimmed and stored lower-case (unique case-insensitively).
+    #[schema(format = Email, max_length = 254, examples("alice@example.com"))]
     email: String,
+    /// An international number, `+` then 8 to 15 digits; spaces, dashes, dots and brackets are
+    /// removed.
     #[serde(default)]
+    #[schema(pattern = r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){7,14}[ ().-]*$", examples("+14155550123"))]
     phone: Option<String>,
+    /// 10 to 128 characters, not all one character, and not the username or e-mail.
+    #[schema(format = Password, min_length = 10, max_length = 128, examples("correct horse battery"))]
     password: String,
 }
 
 /// A new session: the user and their tokens.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SessionBody {
     user: UserView,
     #[serde(flatten)]
@@ -75,6 +80,9 @@ pub async fn new_user(
     ))
 }
 
+/// Registers a new user and starts a session.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, description = "The new user and their tokens", body = SessionBody)))]
 async fn register(
     state: axum::extract::State<AppState>,
     Json(body): Json<RegisterBody>,
@@ -85,18 +93,34 @@ async fn register(
     Ok((StatusCode::CREATED, axum::Json(SessionBody { user: user.view(), tokens })))
 }
 
-#[derive(Deserialize)]
+/// Credentials: exactly one of `username` and `email`, and the password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(
+    json!({ "username": "alice_01", "password": "correct horse battery" }),
+    json!({ "email": "alice@example.com", "password": "correct horse battery" })
+))]
 struct LoginBody {
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     email: Option<String>,
+    #[schema(format = Password)]
     password: String,
 }
 
 const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid credentials");
 
+/// Logs in with a username or e-mail and a password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "The user and their tokens", body = SessionBody),
+        (status = 401, description = "Unknown user, wrong password or deactivated account",
+            content_type = "application/problem+json", body = shared::error::Problem),
+        (status = 429, description = "Too many failed logins for this account; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<impl IntoResponse> {
     let subject = match (&body.username, &body.email) {
         (Some(u), None) => {
@@ -136,12 +160,20 @@ async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody
     Ok(axum::Json(SessionBody { user: user.view(), tokens }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
+    /// The `refresh_token` of the session's latest token pair.
     refresh_token: String,
 }
 
+/// Exchanges a refresh token for a new token pair (the presented token is spent).
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 200, description = "A new token pair", body = TokenPair),
+        (status = 401, description = "The refresh token is malformed, expired, spent or revoked",
+            content_type = "application/problem+json", body = shared::error::Problem),
+    ))]
 async fn refresh(
     state: axum::extract::State<AppState>,
     Json(body): Json<RefreshBody>,
@@ -149,12 +181,46 @@ async fn refresh(
     Ok(axum::Json(session::refresh(&state, &body.refresh_token).await?))
 }
 
+/// Ends the session a refresh token belongs to.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody,
+    responses(
+        (status = 204, description = "Logged out (also for an unknown but well-formed token)"),
+        (status = 401, description = "The refresh token is malformed",
+            content_type = "application/problem+json", body = shared::error::Problem),
+    ))]
 async fn logout(state: axum::extract::State<AppState>, Json(body): Json<RefreshBody>) -> ApiResult<StatusCode> {
     session::end(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The liveness answer.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    #[schema(inline)]
+    status: HealthStatus,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum HealthStatus {
+    Ok,
+}
+
 /// Liveness: answers without credentials and without touching DynamoDB.
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/health", tag = "auth",
+    responses((status = 200, description = "The service is up", body = Health)))]
+async fn health() -> axum::Json<Health> {
+    axum::Json(Health { status: HealthStatus::Ok })
+}
+
+/// The API's OpenAPI 3.1 document, generated from the handlers' annotations (`make openapi`
+/// writes it; the tests fail while it is not current). Compiled in: serving it costs nothing at
+/// start.
+const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+/// The OpenAPI 3.1 document describing this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+async fn openapi_json() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
 }

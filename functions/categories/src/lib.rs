@@ -16,15 +16,9 @@ use shared::{
     models::{CategoryItem, HabitFields, HabitItem},
     ApiError, ApiResult, AppState,
 };
+use utoipa::{IntoParams, ToSchema};
 
-shared::routes! {
-    POST "/categories" => create_category,
-    GET "/categories" => list_categories,
-    GET "/categories/{id}" => get_category,
-    PATCH "/categories/{id}" => patch_category,
-    DELETE "/categories/{id}" => delete_category,
-    GET "/categories/{id}/habits" => category_habits,
-}
+shared::routes![create_category, list_categories, get_category, patch_category, delete_category, category_habits];
 
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
@@ -35,7 +29,7 @@ type J<T> = ApiResult<axum::Json<T>>;
 const NAME_MAX: usize = 50;
 const DESCRIPTION_MAX: usize = 500;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CategoryView {
     category_id: String,
     name: String,
@@ -73,13 +67,22 @@ async fn load(state: &AppState, id: &str) -> ApiResult<CategoryItem> {
     state.db.get_category(id).await?.ok_or(ApiError::NotFound("category"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateCategory)]
 struct CreateBody {
+    /// Unique among categories, case-insensitively.
+    #[schema(min_length = 1, max_length = 50)]
     name: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
+
+/// Creates a category.
+#[utoipa::path(post, path = "/categories", tag = "categories", security(("bearer" = ["admin"])),
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = CategoryView)))]
 
 async fn create_category(
     State(state): State<AppState>,
@@ -111,14 +114,22 @@ async fn create_category(
     Ok((StatusCode::CREATED, axum::Json(view(&category))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
+
+/// Lists categories by name.
+#[utoipa::path(get, path = "/categories", tag = "categories", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of categories", body = PageBody<CategoryView>)))]
 
 async fn list_categories(
     State(state): State<AppState>,
@@ -130,18 +141,31 @@ async fn list_categories(
     Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
 }
 
+/// One category.
+#[utoipa::path(get, path = "/categories/{id}", tag = "categories", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Category id")),
+    responses((status = 200, description = "The category", body = CategoryView)))]
 async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Path<String>) -> J<CategoryView> {
     Ok(axum::Json(view(&load(&state, &id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PatchCategory)]
 struct PatchBody {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 50)]
     name: Option<String>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 500)]
     description: Option<Option<String>>,
 }
+
+/// Renames a category or changes its description.
+#[utoipa::path(patch, path = "/categories/{id}", tag = "categories", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Category id")), request_body = PatchBody,
+    responses((status = 200, description = "The updated category", body = CategoryView)))]
 
 async fn patch_category(
     State(state): State<AppState>,
@@ -170,6 +194,10 @@ async fn patch_category(
     Ok(axum::Json(view(&updated)))
 }
 
+/// Deletes a category and every habit's link to it (the habits stay).
+#[utoipa::path(delete, path = "/categories/{id}", tag = "categories", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Category id")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_category(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -184,7 +212,7 @@ async fn delete_category(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct HabitSummary {
     habit_id: String,
     user_id: String,
@@ -192,16 +220,23 @@ struct HabitSummary {
     fields: HabitFields,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct HabitsQuery {
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
 /// The habits filed under a category (admins).
+#[utoipa::path(get, path = "/categories/{id}/habits", tag = "categories", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Category id"), HabitsQuery),
+    responses((status = 200, description = "A page of habits", body = PageBody<HabitSummary>)))]
 async fn category_habits(
     State(state): State<AppState>,
     _admin: AdminUser,

@@ -22,19 +22,20 @@ use shared::{
     storage::challenges::{Backing, When},
     ApiError, ApiResult, AppState,
 };
+use utoipa::{IntoParams, ToSchema};
 
-shared::routes! {
-    POST "/challenges" => create_challenge,
-    GET "/challenges" => list_challenges,
-    GET "/challenges/{id}" => get_challenge,
-    PATCH "/challenges/{id}" => patch_challenge,
-    DELETE "/challenges/{id}" => delete_challenge,
-    GET "/challenges/{id}/participants" => participants,
-    POST "/challenges/{id}/join" => join,
-    DELETE "/challenges/{id}/membership" => leave,
-    GET "/challenges/{id}/leaderboard" => leaderboard,
-    GET "/me/challenges" => my_challenges,
-}
+shared::routes![
+    create_challenge,
+    list_challenges,
+    get_challenge,
+    patch_challenge,
+    delete_challenge,
+    participants,
+    join,
+    leave,
+    leaderboard,
+    my_challenges,
+];
 
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
@@ -46,30 +47,41 @@ const NAME_MAX: usize = 100;
 const DESCRIPTION_MAX: usize = 1000;
 const GOAL_MAX: u32 = 3650;
 
-#[derive(Serialize)]
+/// Where a challenge stands relative to the caller's today.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ChallengeState {
+    Upcoming,
+    Active,
+    Ended,
+}
+
+#[derive(Serialize, ToSchema)]
 struct ChallengeView {
     challenge_id: String,
     challenge_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
+    #[schema(example = "2025-03-01")]
     start_date: NaiveDate,
+    #[schema(example = "2025-03-31")]
     end_date: NaiveDate,
     #[serde(skip_serializing_if = "Option::is_none")]
     goal_days: Option<u32>,
     /// `upcoming`, `active` or `ended`, for the caller's today.
-    state: &'static str,
+    state: ChallengeState,
     participant_count: u64,
     created_date: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
-fn phase(c: &ChallengeItem, today: NaiveDate) -> &'static str {
+fn phase(c: &ChallengeItem, today: NaiveDate) -> ChallengeState {
     if today < c.start_date {
-        "upcoming"
+        ChallengeState::Upcoming
     } else if today > c.end_date {
-        "ended"
+        ChallengeState::Ended
     } else {
-        "active"
+        ChallengeState::Active
     }
 }
 
@@ -119,18 +131,32 @@ async fn load(state: &AppState, id: &str) -> ApiResult<ChallengeItem> {
     state.db.get_challenge_any(id).await?.filter(|c| c.status == "active").ok_or(ApiError::NotFound("challenge"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateChallenge)]
 struct CreateBody {
+    /// Trimmed; 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "30 days of running")]
     challenge_name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     description: Option<String>,
+    /// From 2000-01-01.
+    #[schema(example = "2025-03-01")]
     start_date: NaiveDate,
+    /// Not before `start_date`.
+    #[schema(example = "2025-03-31")]
     end_date: NaiveDate,
+    /// `done` days needed to reach the goal.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650, example = 20)]
     goal_days: Option<u32>,
 }
 
+/// Creates a challenge.
+#[utoipa::path(post, path = "/challenges", tag = "challenges", security(("bearer" = ["admin"])),
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = ChallengeView)))]
 async fn create_challenge(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -164,17 +190,26 @@ async fn create_challenge(
     Ok((StatusCode::CREATED, axum::Json(view(&c, today_of(&admin)))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the challenges in this state, for the caller's today.
     #[serde(default)]
+    #[param(inline, value_type = ChallengeState)]
     state: Option<String>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
+/// Lists challenges.
+#[utoipa::path(get, path = "/challenges", tag = "challenges", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of challenges", body = PageBody<ChallengeView>)))]
 async fn list_challenges(
     State(state): State<AppState>,
     me: AuthUser,
@@ -193,27 +228,46 @@ async fn list_challenges(
     Ok(axum::Json(paging.finish(items.iter().map(|c| view(c, today)).collect(), next)?))
 }
 
+/// One challenge.
+#[utoipa::path(get, path = "/challenges/{id}", tag = "challenges", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Challenge id")),
+    responses((status = 200, description = "The challenge", body = ChallengeView)))]
 async fn get_challenge(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ChallengeView> {
     Ok(axum::Json(view(&load(&state, &id).await?, today_of(&me))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PatchChallenge)]
 struct PatchBody {
+    /// Trimmed; 1 to 100 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     challenge_name: Option<String>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 1000)]
     description: Option<Option<String>>,
+    /// From 2000-01-01; fixed once anyone has joined.
     #[serde(default)]
+    #[schema(example = "2025-03-01")]
     start_date: Option<NaiveDate>,
+    /// Not before `start_date`; fixed once anyone has joined.
     #[serde(default)]
+    #[schema(example = "2025-03-31")]
     end_date: Option<NaiveDate>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 3650)]
     goal_days: Option<Option<u32>>,
 }
 
-/// Changes a challenge. Its window is fixed once anyone has joined (members' progress is counted
-/// in it).
+/// Changes a challenge.
+///
+/// Its window is fixed once anyone has joined (members' progress is counted in it).
+#[utoipa::path(patch, path = "/challenges/{id}", tag = "challenges", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Challenge id")), request_body = PatchBody,
+    responses((status = 200, description = "The updated challenge", body = ChallengeView)))]
 async fn patch_challenge(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -242,6 +296,10 @@ async fn patch_challenge(
     Ok(axum::Json(view(&c, today_of(&admin))))
 }
 
+/// Deletes a challenge and its memberships (the members' habits stay).
+#[utoipa::path(delete, path = "/challenges/{id}", tag = "challenges", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Challenge id")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_challenge(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -256,14 +314,16 @@ async fn delete_challenge(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = JoinChallenge)]
 struct JoinBody {
+    /// One of the caller's habits; absent: a new daily habit is made from the challenge.
     #[serde(default)]
     habit_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MembershipView {
     challenge_id: String,
     challenge_name: String,
@@ -286,8 +346,15 @@ fn membership_view(m: &MembershipItem) -> MembershipView {
     }
 }
 
+/// Joins a challenge.
+///
 /// Joins with one of the caller's habits, or with a new daily habit made from the challenge. The
 /// body is optional (no body: a new habit).
+#[utoipa::path(post, path = "/challenges/{id}/join", tag = "challenges", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Challenge id")),
+    request_body(content = Option<JoinBody>, content_type = "application/json",
+        description = "Optional; without a body a new daily habit is made from the challenge."),
+    responses((status = 201, description = "Joined", body = MembershipView)))]
 async fn join(
     State(state): State<AppState>,
     me: AuthUser,
@@ -347,6 +414,10 @@ async fn join(
     Ok((StatusCode::CREATED, axum::Json(membership_view(&m))))
 }
 
+/// Leaves a challenge (the habit stays).
+#[utoipa::path(delete, path = "/challenges/{id}/membership", tag = "challenges", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Challenge id")),
+    responses((status = 204, description = "Left")))]
 async fn leave(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     if id.parse::<ulid::Ulid>().is_err() {
         return Err(ApiError::NotFound("membership"));
@@ -359,17 +430,21 @@ async fn leave(State(state): State<AppState>, me: AuthUser, Path(id): Path<Strin
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
 /// A leaderboard row: public fields only.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Rank {
     rank: u64,
     username: String,
@@ -379,6 +454,10 @@ struct Rank {
     joined_at: DateTime<Utc>,
 }
 
+/// The leaderboard: progress (highest first), then the earlier join.
+#[utoipa::path(get, path = "/challenges/{id}/leaderboard", tag = "challenges", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Challenge id"), PageQuery),
+    responses((status = 200, description = "A page of the ranking", body = PageBody<Rank>)))]
 async fn leaderboard(
     State(state): State<AppState>,
     _me: AuthUser,
@@ -409,7 +488,7 @@ async fn leaderboard(
     Ok(axum::Json(PageBody { items, next_cursor }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Participant {
     user_id: String,
     username: String,
@@ -419,6 +498,9 @@ struct Participant {
 }
 
 /// Every member (admins), in leaderboard order.
+#[utoipa::path(get, path = "/challenges/{id}/participants", tag = "challenges", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Challenge id"), PageQuery),
+    responses((status = 200, description = "A page of members", body = PageBody<Participant>)))]
 async fn participants(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -441,6 +523,9 @@ async fn participants(
     Ok(axum::Json(paging.finish(items, next)?))
 }
 
+/// The challenges the caller has joined.
+#[utoipa::path(get, path = "/me/challenges", tag = "challenges", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, description = "A page of memberships", body = PageBody<MembershipView>)))]
 async fn my_challenges(
     State(state): State<AppState>,
     me: AuthUser,

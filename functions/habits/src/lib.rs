@@ -16,23 +16,24 @@ use shared::{
     schedule::{self, Frequency, Stats, Status},
     ApiError, ApiResult, AppState,
 };
+use utoipa::{IntoParams, ToSchema};
 
-shared::routes! {
-    POST "/habits" => create_habit,
-    GET "/habits" => list_habits,
-    GET "/habits/{id}" => get_habit,
-    PATCH "/habits/{id}" => patch_habit,
-    DELETE "/habits/{id}" => delete_habit,
-    GET "/habits/{id}/entries" => list_entries,
-    GET "/habits/{id}/entries/{date}" => get_entry,
-    PUT "/habits/{id}/entries/{date}" => put_entry,
-    DELETE "/habits/{id}/entries/{date}" => delete_entry,
-    GET "/habits/{id}/stats" => get_stats,
-    PUT "/habits/{id}/categories/{category_id}" => assign_category,
-    DELETE "/habits/{id}/categories/{category_id}" => unassign_category,
-    GET "/me/today" => today,
-    GET "/admin/habits" => admin_list_habits,
-}
+shared::routes![
+    create_habit,
+    list_habits,
+    get_habit,
+    patch_habit,
+    delete_habit,
+    list_entries,
+    get_entry,
+    put_entry,
+    delete_entry,
+    get_stats,
+    assign_category,
+    unassign_category,
+    today,
+    admin_list_habits,
+];
 
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
@@ -48,7 +49,7 @@ const AMOUNT_MAX: f64 = 1_000_000.0;
 
 // ---- views ---------------------------------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct HabitView {
     pub habit_id: String,
     pub user_id: String,
@@ -56,11 +57,12 @@ pub struct HabitView {
     pub fields: HabitFields,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The categories the habit is filed under (single-habit reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<CategoryRef>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CategoryRef {
     pub category_id: String,
     pub name: String,
@@ -77,7 +79,7 @@ fn view(h: &HabitItem) -> HabitView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EntryView {
     pub habit_id: String,
     pub date: NaiveDate,
@@ -150,22 +152,33 @@ async fn own_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Habit
 
 // ---- habits --------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateHabit)]
 struct CreateBody {
+    #[schema(min_length = 1, max_length = 100, example = "Drink water")]
     title: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     description: Option<String>,
     frequency: Frequency,
+    /// A numeric goal per day: entries then give `unit_completed`.
     #[serde(default)]
     target: Option<Target>,
+    /// Defaults to today (the caller's time zone); from 2000-01-01 to a year from today.
     #[serde(default)]
     start_date: Option<NaiveDate>,
+    /// Not before `start_date`.
     #[serde(default)]
     end_date: Option<NaiveDate>,
+    /// Defaults to true.
     #[serde(default)]
     is_active: Option<bool>,
 }
+
+/// Creates a habit.
+#[utoipa::path(post, path = "/habits", tag = "habits", security(("bearer" = [])), request_body = CreateBody,
+    responses((status = 201, description = "Created", body = HabitView)))]
 
 async fn create_habit(
     State(state): State<AppState>,
@@ -190,18 +203,28 @@ async fn create_habit(
     Ok((StatusCode::CREATED, axum::Json(view(&habit))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only active (true) or inactive (false) habits.
     #[serde(default)]
     is_active: Option<bool>,
+    /// Only habits filed under this category.
     #[serde(default)]
     category_id: Option<String>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
+
+/// Lists the caller's habits.
+#[utoipa::path(get, path = "/habits", tag = "habits", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of habits", body = PageBody<HabitView>)))]
 
 async fn list_habits(
     State(state): State<AppState>,
@@ -226,6 +249,9 @@ async fn list_habits(
     Ok(axum::Json(paging.finish(habits.iter().map(view).collect(), next)?))
 }
 
+/// One of the caller's habits, with its categories.
+#[utoipa::path(get, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
+    responses((status = 200, description = "The habit", body = HabitView)))]
 async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<HabitView> {
     check_id(&id, "habit")?;
     let found = state.db.get_habit_with_links(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
@@ -239,12 +265,16 @@ async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<S
     Ok(axum::Json(v))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PatchHabit)]
 struct PatchBody {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     title: Option<String>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 1000)]
     description: Option<Option<String>>,
     #[serde(default)]
     frequency: Option<Frequency>,
@@ -258,6 +288,9 @@ struct PatchBody {
     is_active: Option<bool>,
 }
 
+/// Changes a habit; fields left out stay as they are.
+#[utoipa::path(patch, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
+    request_body = PatchBody, responses((status = 200, description = "The updated habit", body = HabitView)))]
 async fn patch_habit(
     State(state): State<AppState>,
     me: AuthUser,
@@ -286,6 +319,9 @@ async fn patch_habit(
     Ok(axum::Json(view(&updated)))
 }
 
+/// Deletes a habit with its entries, category links, reminders and challenge memberships.
+#[utoipa::path(delete, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     check_id(&id, "habit")?;
     if state.db.delete_habit(me.id(), &id).await? {
@@ -297,14 +333,19 @@ async fn delete_habit(State(state): State<AppState>, me: AuthUser, Path(id): Pat
 
 // ---- entries -------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = RecordEntry)]
 struct EntryBody {
+    /// Required unless the habit has a target; then `unit_completed` decides it.
     #[serde(default)]
     status: Option<Status>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     note: Option<String>,
+    /// Units done that day, for a habit with a target.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000)]
     unit_completed: Option<f64>,
 }
 
@@ -354,6 +395,10 @@ fn decide_status(
     }
 }
 
+/// Records (creates or replaces) the habit's entry for a day.
+#[utoipa::path(put, path = "/habits/{id}/entries/{date}", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), ("date" = String, Path, description = "The day, e.g. 2026-03-01 (in the caller's time zone)")), request_body = EntryBody,
+    responses((status = 200, description = "The entry", body = EntryView)))]
 async fn put_entry(
     State(state): State<AppState>,
     me: AuthUser,
@@ -401,6 +446,9 @@ async fn put_entry(
     Ok(axum::Json(entry_view(&entry)))
 }
 
+/// The habit's entry for a day.
+#[utoipa::path(get, path = "/habits/{id}/entries/{date}", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), ("date" = String, Path, description = "The day, e.g. 2026-03-01 (in the caller's time zone)")), responses((status = 200, description = "The entry", body = EntryView)))]
 async fn get_entry(
     State(state): State<AppState>,
     me: AuthUser,
@@ -413,6 +461,9 @@ async fn get_entry(
     Ok(axum::Json(entry_view(&entry?.ok_or(ApiError::NotFound("entry"))?)))
 }
 
+/// Deletes the habit's entry for a day.
+#[utoipa::path(delete, path = "/habits/{id}/entries/{date}", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), ("date" = String, Path, description = "The day, e.g. 2026-03-01 (in the caller's time zone)")), responses((status = 204, description = "Deleted")))]
 async fn delete_entry(
     State(state): State<AppState>,
     me: AuthUser,
@@ -427,18 +478,28 @@ async fn delete_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct EntriesQuery {
+    /// First day (inclusive).
     #[serde(default)]
     from: Option<NaiveDate>,
+    /// Last day (inclusive), not before `from`.
     #[serde(default)]
     to: Option<NaiveDate>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
+
+/// The habit's entries, oldest first.
+#[utoipa::path(get, path = "/habits/{id}/entries", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), EntriesQuery), responses((status = 200, description = "A page of entries", body = PageBody<EntryView>)))]
 
 async fn list_entries(
     State(state): State<AppState>,
@@ -476,7 +537,7 @@ async fn list_entries(
 
 // ---- statistics and today ------------------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct StatsView {
     habit_id: String,
     /// The caller's today, in their time zone: the day the figures are computed for.
@@ -486,6 +547,9 @@ struct StatsView {
     stats: Stats,
 }
 
+/// Streaks and completion rates of a habit, as of the caller's today.
+#[utoipa::path(get, path = "/habits/{id}/stats", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
+    responses((status = 200, description = "The statistics", body = StatsView)))]
 async fn get_stats(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<StatsView> {
     check_id(&id, "habit")?;
     let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
@@ -499,13 +563,13 @@ async fn get_stats(State(state): State<AppState>, me: AuthUser, Path(id): Path<S
     Ok(axum::Json(StatsView { habit_id: id, as_of: today, time_zone: me.user.tz().name().to_owned(), stats }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TodayItem {
     habit: HabitView,
     entry: Option<EntryView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TodayView {
     date: NaiveDate,
     time_zone: String,
@@ -513,6 +577,8 @@ struct TodayView {
 }
 
 /// Every active habit scheduled today (the caller's today) with today's entry: one Query.
+#[utoipa::path(get, path = "/me/today", tag = "habits", security(("bearer" = [])),
+    responses((status = 200, description = "Today's habits", body = TodayView)))]
 async fn today(State(state): State<AppState>, me: AuthUser) -> J<TodayView> {
     let today = today_of(&me.user);
     let (habits, entries) = state.db.habits_and_entries_from(me.id(), today).await?;
@@ -548,6 +614,10 @@ async fn assignable_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResul
     Err(ApiError::NotFound("habit"))
 }
 
+/// Files a habit under a category (the owner, or an admin for anyone's habit).
+#[utoipa::path(put, path = "/habits/{id}/categories/{category_id}", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), ("category_id" = String, Path, description = "Category id")),
+    responses((status = 204, description = "Filed")))]
 async fn assign_category(
     State(state): State<AppState>,
     me: AuthUser,
@@ -560,6 +630,10 @@ async fn assign_category(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Unfiles a habit from a category (the owner, or an admin for anyone's habit).
+#[utoipa::path(delete, path = "/habits/{id}/categories/{category_id}", tag = "habits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Habit id"), ("category_id" = String, Path, description = "Category id")),
+    responses((status = 204, description = "Unfiled")))]
 async fn unassign_category(
     State(state): State<AppState>,
     me: AuthUser,
@@ -576,20 +650,28 @@ async fn unassign_category(
 
 // ---- admin ---------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AdminQuery {
+    /// Only this user's habits.
     #[serde(default)]
     user_id: Option<String>,
+    /// Only habits filed under this category.
     #[serde(default)]
     category_id: Option<String>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
 /// Every user's habits (GSI1), or one user's (GSI2), or one category's (links), admins only.
+#[utoipa::path(get, path = "/admin/habits", tag = "habits", security(("bearer" = ["admin"])), params(AdminQuery),
+    responses((status = 200, description = "A page of habits", body = PageBody<HabitView>)))]
 async fn admin_list_habits(
     State(state): State<AppState>,
     _admin: AdminUser,

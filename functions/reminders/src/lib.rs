@@ -16,17 +16,18 @@ use shared::{
     schedule::Day,
     ApiError, ApiResult, AppState,
 };
+use utoipa::{IntoParams, ToSchema};
 
-shared::routes! {
-    POST "/reminders" => create_reminder,
-    GET "/reminders" => list_reminders,
-    GET "/reminders/{id}" => get_reminder,
-    PATCH "/reminders/{id}" => patch_reminder,
-    DELETE "/reminders/{id}" => delete_reminder,
-    GET "/me/notifications" => list_notifications,
-    PATCH "/me/notifications/{id}" => mark_notification,
-    POST "/me/notifications/read-all" => read_all,
-}
+shared::routes![
+    create_reminder,
+    list_reminders,
+    get_reminder,
+    patch_reminder,
+    delete_reminder,
+    list_notifications,
+    mark_notification,
+    read_all,
+];
 
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
@@ -36,12 +37,17 @@ type J<T> = ApiResult<axum::Json<T>>;
 
 pub const MESSAGE_MAX: usize = 200;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReminderView {
     reminder_id: String,
     habit_id: String,
+    /// Local time of day, 24-hour `HH:MM`.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:30")]
     reminder_time: String,
+    #[schema(example = json!(["mon", "wed"]))]
     repeat_days: Vec<Day>,
+    /// IANA time zone name.
+    #[schema(example = "Europe/Berlin")]
     time_zone: String,
     message: String,
     is_active: bool,
@@ -88,20 +94,35 @@ fn check(c: &mut Checker, r: &ReminderItem) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateReminder)]
 struct CreateBody {
+    /// One of the caller's own habits.
     habit_id: String,
+    /// Local time of day, 24-hour `HH:MM`.
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:30")]
     reminder_time: String,
+    /// Each weekday at most once, at least one.
+    #[schema(min_items = 1, max_items = 7, example = json!(["mon", "wed"]))]
     repeat_days: Vec<Day>,
-    /// Defaults to the profile's time zone (UTC when the profile names none).
+    /// IANA time zone name. Defaults to the profile's time zone (UTC when the profile names none).
     #[serde(default)]
+    #[schema(example = "Europe/Berlin")]
     time_zone: Option<String>,
+    /// Trimmed; 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, example = "Time to stretch")]
     message: String,
+    /// Defaults to `true`.
     #[serde(default)]
+    #[schema(default = true)]
     is_active: Option<bool>,
 }
 
+/// Creates a reminder for one of the caller's habits.
+#[utoipa::path(post, path = "/reminders", tag = "reminders", security(("bearer" = [])),
+    request_body = CreateBody,
+    responses((status = 201, description = "Created", body = ReminderView)))]
 async fn create_reminder(
     State(state): State<AppState>,
     me: AuthUser,
@@ -129,17 +150,25 @@ async fn create_reminder(
     Ok((StatusCode::CREATED, axum::Json(view(&r))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the reminders of this habit.
     #[serde(default)]
     habit_id: Option<String>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
+/// Lists the caller's reminders.
+#[utoipa::path(get, path = "/reminders", tag = "reminders", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, description = "A page of reminders", body = PageBody<ReminderView>)))]
 async fn list_reminders(
     State(state): State<AppState>,
     me: AuthUser,
@@ -159,26 +188,42 @@ async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Re
     state.db.get_reminder(me.id(), id).await?.ok_or(ApiError::NotFound("reminder"))
 }
 
+/// One of the caller's reminders.
+#[utoipa::path(get, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Reminder id")),
+    responses((status = 200, description = "The reminder", body = ReminderView)))]
 async fn get_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ReminderView> {
     Ok(axum::Json(view(&own_reminder(&state, &me, &id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PatchReminder)]
 struct PatchBody {
+    /// Local time of day, 24-hour `HH:MM`.
     #[serde(default)]
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:30")]
     reminder_time: Option<String>,
+    /// Each weekday at most once, at least one.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 7, example = json!(["mon", "wed"]))]
     repeat_days: Option<Vec<Day>>,
+    /// IANA time zone name.
     #[serde(default)]
+    #[schema(example = "Europe/Berlin")]
     time_zone: Option<String>,
+    /// Trimmed; 1 to 200 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     message: Option<String>,
     #[serde(default)]
     is_active: Option<bool>,
 }
 
 /// Changes a reminder; its next fire time is computed anew from now.
+#[utoipa::path(patch, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Reminder id")), request_body = PatchBody,
+    responses((status = 200, description = "The updated reminder", body = ReminderView)))]
 async fn patch_reminder(
     State(state): State<AppState>,
     me: AuthUser,
@@ -203,6 +248,10 @@ async fn patch_reminder(
     Ok(axum::Json(view(&r)))
 }
 
+/// Deletes one of the caller's reminders.
+#[utoipa::path(delete, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Reminder id")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
     if is_id(&id) && state.db.delete_reminder(me.id(), &id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -213,7 +262,7 @@ async fn delete_reminder(State(state): State<AppState>, me: AuthUser, Path(id): 
 
 // ---- notifications -------------------------------------------------------------------------------
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NotificationView {
     notification_id: String,
     reminder_id: String,
@@ -238,17 +287,26 @@ fn notification_view(n: &NotificationItem) -> NotificationView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct NotificationsQuery {
+    /// Only unread notifications (default `false`).
     #[serde(default)]
     unread: Option<bool>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
+/// Lists the caller's notifications.
+#[utoipa::path(get, path = "/me/notifications", tag = "notifications", security(("bearer" = [])),
+    params(NotificationsQuery),
+    responses((status = 200, description = "A page of notifications", body = PageBody<NotificationView>)))]
 async fn list_notifications(
     State(state): State<AppState>,
     me: AuthUser,
@@ -260,12 +318,17 @@ async fn list_notifications(
     Ok(axum::Json(paging.finish(items.iter().map(notification_view).collect(), next)?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MarkNotification)]
 struct MarkBody {
     read: bool,
 }
 
+/// Marks one of the caller's notifications read or unread.
+#[utoipa::path(patch, path = "/me/notifications/{id}", tag = "notifications", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Notification id")), request_body = MarkBody,
+    responses((status = 200, description = "The updated notification", body = NotificationView)))]
 async fn mark_notification(
     State(state): State<AppState>,
     me: AuthUser,
@@ -279,11 +342,15 @@ async fn mark_notification(
     Ok(axum::Json(notification_view(&n)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ReadAll {
+    /// How many notifications were marked read.
     updated: usize,
 }
 
+/// Marks all the caller's notifications read.
+#[utoipa::path(post, path = "/me/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, description = "How many were marked read", body = ReadAll)))]
 async fn read_all(State(state): State<AppState>, me: AuthUser) -> J<ReadAll> {
     Ok(axum::Json(ReadAll { updated: state.db.read_all_notifications(me.id()).await? }))
 }

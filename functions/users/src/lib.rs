@@ -18,21 +18,22 @@ use shared::{
     session::TokenPair,
     ApiError, ApiResult, AppState,
 };
+use utoipa::{IntoParams, ToSchema};
 
-shared::routes! {
-    GET "/me" => get_me,
-    PATCH "/me" => patch_me,
-    DELETE "/me" => delete_me,
-    PUT "/me/password" => change_password,
-    GET "/me/profile" => get_my_profile,
-    PUT "/me/profile" => put_my_profile,
-    PATCH "/me/profile" => patch_my_profile,
-    GET "/users" => list_users,
-    GET "/users/{id}" => get_user,
-    PATCH "/users/{id}" => patch_user,
-    DELETE "/users/{id}" => delete_user,
-    GET "/users/{id}/profile" => get_user_profile,
-}
+shared::routes![
+    get_me,
+    patch_me,
+    delete_me,
+    change_password,
+    get_my_profile,
+    put_my_profile,
+    patch_my_profile,
+    list_users,
+    get_user,
+    patch_user,
+    delete_user,
+    get_user_profile,
+];
 
 pub fn app(state: AppState) -> Router {
     shared::http::finish(routes(), state)
@@ -42,22 +43,35 @@ type J<T> = ApiResult<axum::Json<T>>;
 
 // ---- self service ----------------------------------------------------------------------------
 
+/// The caller's account.
+#[utoipa::path(get, path = "/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "The caller's account", body = UserView)))]
 async fn get_me(me: AuthUser) -> J<UserView> {
     Ok(axum::Json(me.user.view()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PatchMeBody {
+    /// 3–30 characters of `a-z 0-9 _ . -`, starting with a letter or digit; trimmed and stored
+    /// lower-case (unique case-insensitively).
     #[serde(default)]
+    #[schema(min_length = 3, max_length = 30, pattern = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$", examples("alice_01"))]
     username: Option<String>,
+    /// Trimmed and stored lower-case (unique case-insensitively).
     #[serde(default)]
+    #[schema(format = Email, max_length = 254, examples("alice@example.com"))]
     email: Option<String>,
-    /// `null` removes the phone number.
+    /// An international number, `+` then 8 to 15 digits; spaces, dashes, dots and brackets are
+    /// removed. `null` removes the phone number.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(pattern = r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){7,14}[ ().-]*$", examples("+14155550123"))]
     phone: Option<Option<String>>,
 }
 
+/// Changes the caller's username, e-mail or phone number.
+#[utoipa::path(patch, path = "/me", tag = "users", security(("bearer" = [])), request_body = PatchMeBody,
+    responses((status = 200, description = "The updated account", body = UserView)))]
 async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<PatchMeBody>) -> J<UserView> {
     let mut c = Checker::default();
     let username = body.username.as_deref().and_then(|u| c.check("username", Username::parse(u)));
@@ -91,6 +105,9 @@ async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<
 /// Admins cannot delete themselves here (that could leave no admin); another admin can.
 const ADMIN_SELF_DELETE: &str = "admins cannot delete their own account; ask another admin";
 
+/// Deletes the caller's account (not for admins).
+#[utoipa::path(delete, path = "/me", tag = "users", security(("bearer" = [])),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
     if me.user.role == Role::Admin {
         return Err(ApiError::Conflict { detail: ADMIN_SELF_DELETE.into(), field: None });
@@ -99,15 +116,23 @@ async fn delete_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<Sta
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
+    #[schema(format = Password, examples("correct horse battery"))]
     current_password: String,
+    /// 10 to 128 characters, not all one character, not the username or e-mail, and different
+    /// from the current password.
+    #[schema(format = Password, min_length = 10, max_length = 128, examples("staple battery horse correct"))]
     new_password: String,
 }
 
+/// Changes the caller's password.
+///
 /// Changes the password and revokes every other token: the token version is bumped (old access
 /// tokens and refresh families stop working) and a fresh session is returned.
+#[utoipa::path(put, path = "/me/password", tag = "users", security(("bearer" = [])), request_body = PasswordBody,
+    responses((status = 200, description = "A fresh session; every other token is revoked", body = TokenPair)))]
 async fn change_password(State(state): State<AppState>, me: AuthUser, Json(body): Json<PasswordBody>) -> J<TokenPair> {
     let current = me.user;
     let mut c = Checker::default();
@@ -134,6 +159,13 @@ async fn change_password(State(state): State<AppState>, me: AuthUser, Json(body)
     Ok(axum::Json(session::start(&state, &updated).await?))
 }
 
+/// The caller's profile.
+#[utoipa::path(get, path = "/me/profile", tag = "users", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = ProfileView),
+        (status = 404, description = "The caller has no profile", content_type = "application/problem+json",
+            body = shared::error::Problem),
+    ))]
 async fn get_my_profile(State(state): State<AppState>, me: AuthUser) -> J<ProfileView> {
     profile_of(&state, me.id()).await
 }
@@ -162,22 +194,31 @@ fn check_profile(c: &mut Checker, fields: &ProfileFields) {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileBody {
     #[serde(default)]
+    #[schema(max_length = 50, examples("Alice"))]
     first_name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 50, examples("Lee"))]
     last_name: Option<String>,
+    /// Date of birth, from 1900-01-01 to today.
     #[serde(default)]
+    #[schema(examples("1990-05-17"))]
     dob: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     bio: Option<String>,
+    /// An IANA time-zone name.
     #[serde(default)]
+    #[schema(examples("Europe/Berlin"))]
     time_zone: Option<String>,
 }
 
 /// Replaces the whole profile: fields left out are cleared.
+#[utoipa::path(put, path = "/me/profile", tag = "users", security(("bearer" = [])), request_body = ProfileBody,
+    responses((status = 200, description = "The new profile", body = ProfileView)))]
 async fn put_my_profile(State(state): State<AppState>, me: AuthUser, Json(body): Json<ProfileBody>) -> J<ProfileView> {
     let fields = ProfileFields {
         first_name: body.first_name,
@@ -189,22 +230,32 @@ async fn put_my_profile(State(state): State<AppState>, me: AuthUser, Json(body):
     save_profile(&state, me.id(), |_| fields).await
 }
 
-#[derive(Deserialize)]
+/// The profile fields to change; `null` clears one.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfilePatch {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 50, examples("Alice"))]
     first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 50, examples("Lee"))]
     last_name: Option<Option<String>>,
+    /// Date of birth, from 1900-01-01 to today.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(examples("1990-05-17"))]
     dob: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 500)]
     bio: Option<Option<String>>,
+    /// An IANA time-zone name.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(examples("Europe/Berlin"))]
     time_zone: Option<Option<String>>,
 }
 
 /// Changes the fields present in the body (`null` clears one).
+#[utoipa::path(patch, path = "/me/profile", tag = "users", security(("bearer" = [])), request_body = ProfilePatch,
+    responses((status = 200, description = "The updated profile", body = ProfileView)))]
 async fn patch_my_profile(
     State(state): State<AppState>,
     me: AuthUser,
@@ -239,19 +290,29 @@ async fn save_profile(
 
 // ---- admin -------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only users with this role.
     #[serde(default)]
+    #[param(inline)]
     role: Option<Role>,
+    /// Only active (`true`) or deactivated (`false`) users.
     #[serde(default)]
     is_active: Option<bool>,
+    /// Page size.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
+/// Lists users (admins).
+#[utoipa::path(get, path = "/users", tag = "users", security(("bearer" = ["admin"])), params(ListQuery),
+    responses((status = 200, description = "A page of users", body = PageBody<UserView>)))]
 async fn list_users(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -274,25 +335,39 @@ async fn load_user(state: &AppState, id: &str) -> ApiResult<UserItem> {
     state.db.get_user(id, true).await?.ok_or(ApiError::NotFound("user"))
 }
 
+/// One user (admins).
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = UserView)))]
 async fn get_user(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<UserView> {
     Ok(axum::Json(load_user(&state, &id).await?.view()))
 }
 
+/// A user's profile (admins).
+#[utoipa::path(get, path = "/users/{id}/profile", tag = "users", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user's profile", body = ProfileView)))]
 async fn get_user_profile(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<ProfileView> {
     load_user(&state, &id).await?;
     profile_of(&state, &id).await
 }
 
-#[derive(Deserialize, Serialize)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AdminPatch {
     #[serde(default)]
     role: Option<Role>,
+    /// `false` deactivates the account.
     #[serde(default)]
     is_active: Option<bool>,
 }
 
+/// Changes a user's role or activity (admins).
+///
 /// Changes a user's role or activity. Either change revokes the user's tokens at once.
+#[utoipa::path(patch, path = "/users/{id}", tag = "users", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "User id")), request_body = AdminPatch,
+    responses((status = 200, description = "The updated user", body = UserView)))]
 async fn patch_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
@@ -324,6 +399,10 @@ async fn patch_user(
     Ok(axum::Json(updated.view()))
 }
 
+/// Deletes a user (admins; not themselves).
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Deleted")))]
 async fn delete_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,

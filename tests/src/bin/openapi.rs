@@ -1,0 +1,10 @@
+//! Writes the API's OpenAPI document, as the code describes it, to `docs/openapi.json` (the file
+//! `GET /openapi.json` serves). `make openapi` runs it; `tests/tests/openapi.rs` fails while the
+//! committed file is not current.
+
+fn main() {
+    let json = habit_tests::openapi_document().to_pretty_json().expect("serialize the OpenAPI document") + "\n";
+    let path = habit_tests::openapi_path();
+    std::fs::write(&path, json).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    println!("wrote {}", path.display());
+}
