@@ -132,13 +132,24 @@ where
     })
 }
 
-/// Adds what every function's router needs: problem+json 404/405, the body limit, the state.
-pub fn finish(router: Router<AppState>, state: AppState) -> Router {
+/// Adds what every function's router needs: problem+json 404 and 405 (with `Allow`, from the
+/// function's `routes`), the body limit, the state.
+pub fn finish(router: Router<AppState>, routes: &'static [Route], state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(move |uri: axum::http::Uri| async move {
+            let allowed: Vec<&str> =
+                routes.iter().filter(|r| path_matches(r.path, uri.path())).map(|r| r.method).collect();
+            ApiError::MethodNotAllowed { allow: allowed.join(", ") }
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
 }
 
 /// Picks the field name out of serde messages such as "unknown field `role`, expected ...".
@@ -205,29 +216,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+        // `null` is the same as no body.
+        parse_json_value::<Option<T>>(&bytes).map(OptionalJson)
     }
 }
 
-/// Parses a JSON document into `T`, naming the offending field on failure.
+/// Parses a request body into `T`, naming the offending field on failure. The body must be a
+/// JSON object: serde would otherwise read a struct from an array by position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => data_error(path, strip_position(&inner.to_string())),
-            _ => ApiError::BadRequest(format!("malformed JSON: {inner}")),
-        }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    Ok(value)
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(ApiError::BadRequest("the request body must be a JSON object".into()));
+    }
+    parse_json_value(bytes)
 }
 
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
+fn parse_json_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::BadRequest("the request body must be a JSON object".into()));
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    integral_floats_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        data_error(path, e.into_inner().to_string())
+    })
+}
+
+/// JSON does not tell `3` from `3.0` (JSON Schema calls both integers); serde does. A number with
+/// no fraction becomes an integer, so an integer field takes `3.0` as well as `3`.
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
     }
 }
 
@@ -336,6 +364,13 @@ mod tests {
         assert!(matches!(parse_json::<Body>(br#"{"email":"#), Err(ApiError::BadRequest(_))));
         assert!(matches!(parse_json::<Body>(br#"{"email":"a"} x"#), Err(ApiError::BadRequest(_))));
         assert!(parse_json::<Body>(br#"{"email":"a","age":3}"#).is_ok());
+        // serde reads a struct from an array by position: a body must be an object.
+        assert!(matches!(parse_json::<Body>(br#"["a", 3]"#), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<Body>(b" null"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse_json::<Body>(b"\xf2\x38"), Err(ApiError::BadRequest(_))));
+        // JSON Schema's integers include 3.0.
+        assert_eq!(parse_json::<Body>(br#"{"email":"a","age":3.0}"#).unwrap().age, Some(3));
+        assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","age":3.5}"#).unwrap_err()), ["age"]);
     }
 
     #[test]

@@ -225,7 +225,11 @@ impl RefreshFamilyItem {
 /// A numeric goal per day, e.g. 8 glasses.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Target {
+    /// Kept to six decimal places.
+    #[schema(minimum = 0.000001, maximum = 1000000)]
     pub value: f64,
+    /// e.g. `glasses`; trimmed.
+    #[schema(min_length = 1, max_length = 20, pattern = r"\S")]
     pub unit: String,
 }
 

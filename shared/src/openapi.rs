@@ -5,7 +5,12 @@
 //! responses follow from that shape and are added here, so that they are complete and uniform:
 //! every operation can answer 500 and 503; one with parameters or a body 400; one with a body 413
 //! and 415; one with a bearer requirement 401; one that needs the `admin` role 403; one with path
-//! parameters 404; one that writes 409. All of them are `application/problem+json` ([`Problem`]).
+//! parameters or a body that names another object (`*_id`) 404; one that writes 409. All of them
+//! are `application/problem+json` ([`Problem`]).
+//!
+//! Conventions that hold across the API are also stated here, once, rather than on every field:
+//! ids (`id`, `*_id`) are ULIDs, dates are ISO dates from 2000 (birth dates from 1900), a `date`
+//! path segment is one, `time_zone` is one of the tz database's names, and `cursor` is opaque.
 
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
 use utoipa::openapi::{
@@ -28,6 +33,8 @@ fn problem(description: &str) -> RefOr<Response> {
         .into()
 }
 
+const NOT_FOUND: &str = "No such resource, or it is not the caller's.";
+
 /// The error responses an operation can give, from its shape (see the module documentation).
 fn error_responses(method: &HttpMethod, op: &Operation) -> Vec<(&'static str, &'static str)> {
     let params = op.parameters.as_deref().unwrap_or_default();
@@ -49,7 +56,7 @@ fn error_responses(method: &HttpMethod, op: &Operation) -> Vec<(&'static str, &'
         out.push(("403", "The caller is not an admin."));
     }
     if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
-        out.push(("404", "No such resource, or it is not the caller's."));
+        out.push(("404", NOT_FOUND));
     }
     if matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete) {
         out.push(("409", "The change conflicts with the current state (uniqueness, a concurrent change)."));
@@ -63,9 +70,108 @@ fn error_responses(method: &HttpMethod, op: &Operation) -> Vec<(&'static str, &'
     out
 }
 
-/// The whole API's document: every function's part, the problem schema, the bearer scheme and
-/// the error responses of every operation.
-pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
+/// Dates from 2000-01-01 on (birth dates from 1900-01-01): the year is what a pattern can say.
+const DATE_FROM_2000: &str = "^(2[0-9]{3}|[3-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
+const DATE_FROM_1900: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
+
+/// A ULID, as every id of the API is.
+pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
+
+/// The whole API's document: every function's part, the problem schema, the bearer scheme, the
+/// error responses of every operation and the API-wide conventions, as JSON.
+pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> serde_json::Value {
+    let mut doc = serde_json::to_value(typed_document(parts)).expect("the document serializes");
+    conventions(&mut doc);
+    doc
+}
+
+fn is_id(name: &str) -> bool {
+    name == "id" || name.ends_with("_id")
+}
+
+/// Whether a JSON schema is a string (possibly nullable) with nothing more said of it.
+fn plain_string(schema: &serde_json::Value) -> bool {
+    let t = &schema["type"];
+    (t == "string" || t.as_array().is_some_and(|t| t.contains(&"string".into())))
+        && schema.get("pattern").is_none()
+        && schema.get("enum").is_none()
+}
+
+fn nullable(schema: &serde_json::Value) -> bool {
+    schema["type"].as_array().is_some_and(|t| t.contains(&"null".into()))
+}
+
+/// Applies the conventions of the module documentation to every parameter and property.
+fn conventions(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    fn property(name: &str, schema: &mut Value) {
+        if !plain_string(schema) {
+            return;
+        }
+        if schema["format"] == "date" {
+            schema["pattern"] = if name == "dob" { DATE_FROM_1900 } else { DATE_FROM_2000 }.into();
+        } else if is_id(name) {
+            schema["pattern"] = ULID_PATTERN.into();
+        } else if name == "time_zone" {
+            let tz = json!({"$ref": "#/components/schemas/TimeZone"});
+            let description = schema.get("description").cloned();
+            *schema = if nullable(schema) { json!({"oneOf": [tz, {"type": "null"}]}) } else { tz };
+            if let Some(d) = description {
+                schema["description"] = d;
+            }
+        }
+    }
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get_mut("properties") {
+                    for (name, schema) in props.iter_mut() {
+                        property(name, schema);
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut doc["components"]);
+    walk(&mut doc["paths"]);
+    let schemas = doc["components"]["schemas"].clone();
+    let not_found = serde_json::to_value(problem(NOT_FOUND)).expect("serializes");
+    for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
+        for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+            // A body that names another object (`habit_id`) may name one that does not exist.
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            let body = body["$ref"].as_str().map_or(body, |r| &schemas[r.rsplit('/').next().unwrap_or_default()]);
+            let body = if body["oneOf"].is_array() { &body["oneOf"][0] } else { body };
+            let body = body["$ref"].as_str().map_or(body, |r| &schemas[r.rsplit('/').next().unwrap_or_default()]);
+            if body["properties"].as_object().is_some_and(|p| p.keys().any(|k| is_id(k))) {
+                op["responses"].as_object_mut().expect("responses").entry("404").or_insert(not_found.clone());
+            }
+            for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                let name = param["name"].as_str().unwrap_or_default().to_owned();
+                if param["in"] == "path" && name == "date" {
+                    param["schema"]["format"] = "date".into();
+                }
+                if name == "cursor" {
+                    param["description"] =
+                        "Opaque: the `next_cursor` of the previous page, exactly as returned (it is signed).".into();
+                }
+                property(&name, &mut param["schema"]);
+            }
+        }
+    }
+    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    doc["components"]["schemas"]["TimeZone"] = json!({
+        "type": "string",
+        "description": "A time zone of the IANA tz database.",
+        "enum": zones,
+        "examples": ["Europe/Berlin"],
+    });
+}
+
+fn typed_document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
     let mut api = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()

@@ -27,15 +27,20 @@ pub enum Frequency {
     Daily,
     /// Specific days of the week, e.g. Mon/Wed/Fri.
     Weekdays {
+        #[schema(min_items = 1, max_items = 7, value_type = std::collections::BTreeSet<Day>)]
         days: Vec<Day>,
     },
     /// Any N days of each ISO week (1–7).
     TimesPerWeek {
+        #[schema(minimum = 1, maximum = 7)]
         times: u32,
     },
     /// Any N days of each period of `period_days` days (1 ≤ N ≤ period_days ≤ 365).
     TimesPerPeriod {
+        /// At most `period_days`.
+        #[schema(minimum = 1, maximum = 365)]
         times: u32,
+        #[schema(minimum = 1, maximum = 365)]
         period_days: u32,
     },
 }

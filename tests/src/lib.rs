@@ -113,7 +113,7 @@ pub fn all_routes() -> Vec<(&'static str, Route)> {
 }
 
 /// The API's OpenAPI document, as the code describes it (committed as `docs/openapi.json`).
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+pub fn openapi_document() -> serde_json::Value {
     shared::openapi::document(FUNCTIONS.iter().map(|f| (f.openapi)()))
 }
 
@@ -122,11 +122,7 @@ pub fn openapi_path() -> std::path::PathBuf {
     repo_root().join("docs/openapi.json")
 }
 
-/// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
-    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
-}
+pub use shared::http::path_matches;
 
 pub struct Response {
     pub status: StatusCode,

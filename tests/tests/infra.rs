@@ -7,7 +7,12 @@ use serde_yaml::Value as Y;
 use shared::storage::table;
 use std::collections::BTreeSet;
 
-type RouteSet = BTreeSet<(String, String, String)>; // (function, method, path)
+type RouteSet = BTreeSet<(String, String)>; // (function, path): every method of a path goes to one function
+
+/// The path API Gateway's `$default` route stands for, in the local router.
+const CATCH_ALL: &str = "/{*path}";
+/// The function that answers every path no route matches (a problem+json 404).
+const FALLBACK_FUNCTION: &str = "auth";
 
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -17,9 +22,20 @@ fn template() -> Y {
     serde_yaml::from_str(&std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()).unwrap()
 }
 
-/// Routes declared in code, with the binary that serves them.
+/// Paths declared in code, with the binary that serves them, and the catch-all.
 fn code_routes() -> RouteSet {
-    habit_tests::all_routes().into_iter().map(|(f, r)| (f.to_owned(), r.method.to_owned(), r.path.to_owned())).collect()
+    let mut set: RouteSet = habit_tests::all_routes().into_iter().map(|(f, r)| (f.to_owned(), r.path.to_owned())).collect();
+    set.insert((FALLBACK_FUNCTION.to_owned(), CATCH_ALL.to_owned()));
+    set
+}
+
+#[test]
+fn a_path_is_served_by_one_function() {
+    let mut by_path = std::collections::BTreeMap::new();
+    for (f, r) in habit_tests::all_routes() {
+        let first = by_path.entry(r.path).or_insert(f);
+        assert_eq!(*first, f, "{} is served by two functions", r.path);
+    }
 }
 
 fn untag(v: &Y) -> &Y {
@@ -49,11 +65,10 @@ fn template_routes_match_code_routes() {
             for (_, e) in events.iter().filter(|(_, e)| e["Type"] == "HttpApi") {
                 let p = &e["Properties"];
                 assert_eq!(untag(&p["ApiId"]).as_str(), Some("HttpApi"), "{name}: event on another API");
-                declared.insert((
-                    binary.to_owned(),
-                    p["Method"].as_str().unwrap().to_uppercase(),
-                    p["Path"].as_str().unwrap().to_owned(),
-                ));
+                assert_eq!(p["Method"].as_str(), Some("ANY"), "{name}: the function answers 405 itself");
+                let path = p["Path"].as_str().unwrap();
+                let path = if path == "$default" { CATCH_ALL } else { path };
+                declared.insert((binary.to_owned(), path.to_owned()));
             }
         }
     }
@@ -68,10 +83,8 @@ fn local_router_matches_code_routes() {
     let cargo: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
     let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("watch router");
     let mut local = RouteSet::new();
-    for (path, targets) in router {
-        for t in targets.as_array().expect("method list") {
-            local.insert((t["function"].as_str().unwrap().into(), t["method"].as_str().unwrap().into(), path.clone()));
-        }
+    for (path, function) in router {
+        local.insert((function.as_str().expect("path = \"function\"").to_owned(), path.clone()));
     }
     let code = code_routes();
     let missing: Vec<_> = code.difference(&local).collect();

@@ -17,7 +17,7 @@ shared::routes![register, login, refresh, logout, health, openapi_json];
 
 /// The function's router, ready for `lambda_http::run` or a test's `oneshot`.
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
+    shared::http::finish(routes(), &ROUTES, state)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -94,20 +94,37 @@ async fn register(
 }
 
 /// Credentials: exactly one of `username` and `email`, and the password.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[schema(examples(
-    json!({ "username": "alice_01", "password": "correct horse battery" }),
-    json!({ "email": "alice@example.com", "password": "correct horse battery" })
-))]
 struct LoginBody {
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
     email: Option<String>,
-    #[schema(format = Password)]
     password: String,
 }
+
+/// Written by hand: "exactly one of `username` and `email`" is a `oneOf` the derive cannot say.
+impl utoipa::PartialSchema for LoginBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let by = |id: &str, example: &str| {
+            serde_json::json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": [id, "password"],
+                "properties": {
+                    id: {"type": "string", "maxLength": 254},
+                    "password": {"type": "string", "format": "password", "maxLength": Password::MAX},
+                },
+                "examples": [{id: example, "password": "correct horse battery"}],
+            })
+        };
+        let schema = serde_json::json!({"oneOf": [by("username", "alice_01"), by("email", "alice@example.com")]});
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl ToSchema for LoginBody {}
 
 const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid credentials");
 
@@ -129,9 +146,9 @@ async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody
         (None, Some(e)) => {
             Email::parse(e).ok().map(|e| (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.as_str())))
         }
-        _ => return Err(ApiError::invalid("username", "give either username or email, not both")),
+        _ => return Err(ApiError::invalid("username", "give exactly one of username and email")),
     };
-    if body.password.len() > 4 * Password::MAX {
+    if body.password.chars().count() > Password::MAX {
         return Err(ApiError::invalid("password", "is too long"));
     }
     let now = shared::jwt::now_epoch() as i64;

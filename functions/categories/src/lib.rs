@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 shared::routes![create_category, list_categories, get_category, patch_category, delete_category, category_habits];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
+    shared::http::finish(routes(), &ROUTES, state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -72,7 +72,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<CategoryItem> {
 #[schema(as = CreateCategory)]
 struct CreateBody {
     /// Unique among categories, case-insensitively.
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: String,
     #[serde(default)]
     #[schema(max_length = 500)]
@@ -154,7 +154,7 @@ async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Pa
 #[schema(as = PatchCategory)]
 struct PatchBody {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 50)]
+    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

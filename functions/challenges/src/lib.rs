@@ -38,7 +38,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
+    shared::http::finish(routes(), &ROUTES, state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -136,7 +136,7 @@ async fn load(state: &AppState, id: &str) -> ApiResult<ChallengeItem> {
 #[schema(as = CreateChallenge)]
 struct CreateBody {
     /// Trimmed; 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, example = "30 days of running")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "30 days of running")]
     challenge_name: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -242,7 +242,7 @@ async fn get_challenge(State(state): State<AppState>, me: AuthUser, Path(id): Pa
 struct PatchBody {
     /// Trimmed; 1 to 100 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     challenge_name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]

@@ -36,7 +36,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
+    shared::http::finish(routes(), &ROUTES, state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -46,6 +46,12 @@ const DESCRIPTION_MAX: usize = 1000;
 const NOTE_MAX: usize = 500;
 const UNIT_MAX: usize = 20;
 const AMOUNT_MAX: f64 = 1_000_000.0;
+
+/// Amounts (targets, units done) are kept to six decimal places: DynamoDB cannot store numbers
+/// below 1e-130, and no habit counts finer than a millionth.
+fn round_amount(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
 
 // ---- views ---------------------------------------------------------------------------------------
 
@@ -124,7 +130,7 @@ fn check_fields(c: &mut Checker, f: &HabitFields, today: NaiveDate) {
     }
     if let Some(t) = &f.target {
         if !(t.value.is_finite() && t.value > 0.0 && t.value <= AMOUNT_MAX) {
-            c.fail("target.value", format!("must be a number above 0 and at most {AMOUNT_MAX}"));
+            c.fail("target.value", format!("must be a number from 0.000001 to {AMOUNT_MAX}"));
         }
         let unit_len = t.unit.trim().chars().count();
         if unit_len == 0 || unit_len > UNIT_MAX {
@@ -156,7 +162,7 @@ async fn own_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Habit
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateHabit)]
 struct CreateBody {
-    #[schema(min_length = 1, max_length = 100, example = "Drink water")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Drink water")]
     title: String,
     #[serde(default)]
     #[schema(max_length = 1000)]
@@ -190,7 +196,7 @@ async fn create_habit(
         title: b.title.trim().to_owned(),
         description: b.description,
         frequency: b.frequency,
-        target: b.target.map(|t| Target { unit: t.unit.trim().to_owned(), ..t }),
+        target: b.target.map(|t| Target { unit: t.unit.trim().to_owned(), value: round_amount(t.value) }),
         start_date: b.start_date.unwrap_or(today),
         end_date: b.end_date,
         is_active: b.is_active.unwrap_or(true),
@@ -270,7 +276,7 @@ async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<S
 #[schema(as = PatchHabit)]
 struct PatchBody {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
@@ -303,7 +309,10 @@ async fn patch_habit(
         title: p.title.map(|t| t.trim().to_owned()).unwrap_or(old.title),
         description: p.description.unwrap_or(old.description),
         frequency: p.frequency.unwrap_or(old.frequency),
-        target: p.target.map(|t| t.map(|t| Target { unit: t.unit.trim().to_owned(), ..t })).unwrap_or(old.target),
+        target: p
+            .target
+            .map(|t| t.map(|t| Target { unit: t.unit.trim().to_owned(), value: round_amount(t.value) }))
+            .unwrap_or(old.target),
         start_date: p.start_date.unwrap_or(old.start_date),
         end_date: p.end_date.unwrap_or(old.end_date),
         is_active: p.is_active.unwrap_or(old.is_active),
@@ -408,6 +417,7 @@ async fn put_entry(
     let habit = own_habit(&state, &me, &id).await?;
     let date = parse_date(&date)?;
     let today = today_of(&me.user);
+    let units = b.unit_completed.map(round_amount);
     let mut c = Checker::default();
     if date < habit.fields.start_date {
         c.fail("date", format!("is before the habit's start_date {}", habit.fields.start_date));
@@ -417,7 +427,7 @@ async fn put_entry(
         c.fail("date", format!("is after today ({today} in {})", me.user.tz().name()));
     }
     c.text("note", b.note.as_deref(), NOTE_MAX);
-    let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, b.unit_completed);
+    let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, units);
     c.finish()?;
     let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
     // Read after the habit, so the write's conditions catch any change in between.
@@ -438,7 +448,7 @@ async fn put_entry(
         date,
         status,
         note: b.note,
-        unit_completed: b.unit_completed,
+        unit_completed: units,
         updated_at: Utc::now(),
         version: old.as_ref().map_or(1, |o| o.version + 1),
     };

@@ -30,7 +30,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
+    shared::http::finish(routes(), &ROUTES, state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -104,14 +104,14 @@ struct CreateBody {
     #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:30")]
     reminder_time: String,
     /// Each weekday at most once, at least one.
-    #[schema(min_items = 1, max_items = 7, example = json!(["mon", "wed"]))]
+    #[schema(min_items = 1, max_items = 7, value_type = std::collections::BTreeSet<Day>, example = json!(["mon", "wed"]))]
     repeat_days: Vec<Day>,
     /// IANA time zone name. Defaults to the profile's time zone (UTC when the profile names none).
     #[serde(default)]
     #[schema(example = "Europe/Berlin")]
     time_zone: Option<String>,
     /// Trimmed; 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200, example = "Time to stretch")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "Time to stretch")]
     message: String,
     /// Defaults to `true`.
     #[serde(default)]
@@ -174,6 +174,9 @@ async fn list_reminders(
     me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<ReminderView>> {
+    if q.habit_id.as_deref().is_some_and(|h| !is_id(h)) {
+        return Err(ApiError::invalid("habit_id", "is not a habit id"));
+    }
     let mut paging =
         Paging::new(&state, format!("reminders:{}:{:?}", me.id(), q.habit_id), q.limit, q.cursor.as_deref())?;
     let (items, next) =
@@ -206,7 +209,7 @@ struct PatchBody {
     reminder_time: Option<String>,
     /// Each weekday at most once, at least one.
     #[serde(default)]
-    #[schema(min_items = 1, max_items = 7, example = json!(["mon", "wed"]))]
+    #[schema(min_items = 1, max_items = 7, value_type = std::collections::BTreeSet<Day>, example = json!(["mon", "wed"]))]
     repeat_days: Option<Vec<Day>>,
     /// IANA time zone name.
     #[serde(default)]
@@ -214,7 +217,7 @@ struct PatchBody {
     time_zone: Option<String>,
     /// Trimmed; 1 to 200 characters.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     message: Option<String>,
     #[serde(default)]
     is_active: Option<bool>,

@@ -3,7 +3,7 @@
 //! committed file is not current.
 
 fn main() {
-    let json = habit_tests::openapi_document().to_pretty_json().expect("serialize the OpenAPI document") + "\n";
+    let json = serde_json::to_string_pretty(&habit_tests::openapi_document()).expect("serialize") + "\n";
     let path = habit_tests::openapi_path();
     std::fs::write(&path, json).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     println!("wrote {}", path.display());
