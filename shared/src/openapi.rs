@@ -11,6 +11,8 @@
 //! Conventions that hold across the API are also stated here, once, rather than on every field:
 //! ids (`id`, `*_id`) are ULIDs, dates are ISO dates from 2000 (birth dates from 1900), a `date`
 //! path segment is one, `time_zone` is one of the tz database's names, and `cursor` is opaque.
+//! Creating a resource links (OpenAPI `links`) to the operations on it, so that clients and
+//! stateful testers can follow the id it returns.
 
 use crate::error::{FieldError, Problem, PROBLEM_JSON};
 use utoipa::openapi::{
@@ -162,6 +164,7 @@ fn conventions(doc: &mut serde_json::Value) {
             }
         }
     }
+    links(doc);
     let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     doc["components"]["schemas"]["TimeZone"] = json!({
         "type": "string",
@@ -169,6 +172,57 @@ fn conventions(doc: &mut serde_json::Value) {
         "enum": zones,
         "examples": ["Europe/Berlin"],
     });
+}
+
+/// Adds `links` from every creating operation (`POST` answering 201) to the operations on what
+/// it created: from `POST /habits` (its body's `habit_id`) to every `/habits/{id}...` operation,
+/// and from `POST /challenges/{id}/join` (its path's `id`) to every other `/challenges/{id}...`.
+fn links(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let schemas = doc["components"]["schemas"].clone();
+    let ops: Vec<(String, String, String)> = doc["paths"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .flat_map(|(path, item)| {
+            item.as_object().into_iter().flatten().map(move |(method, op)| {
+                (path.clone(), method.clone(), op["operationId"].as_str().unwrap_or_default().to_owned())
+            })
+        })
+        .collect();
+    for (path, method, _) in &ops {
+        let created = &doc["paths"][path][method]["responses"]["201"];
+        if method != "post" || created.is_null() {
+            continue;
+        }
+        let (item, id) = if let Some(collection) = path.strip_suffix("/{id}/join").map(str::to_owned) {
+            (format!("{collection}/{{id}}"), "$request.path.id".to_owned())
+        } else {
+            let body = &created["content"]["application/json"]["schema"]["$ref"];
+            let body = &schemas[body.as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default()];
+            let last = path.rsplit('/').next().unwrap_or_default();
+            // Flattened views are `allOf` parts: their properties count too.
+            let parts = std::iter::once(body).chain(body["allOf"].as_array().into_iter().flatten());
+            let properties = parts.flat_map(|part| part["properties"].as_object().into_iter().flatten());
+            let Some(field) = properties.map(|(k, _)| k).find(|k| {
+                k.strip_suffix("_id").is_some_and(|s| {
+                    last == format!("{s}s") || Some(last) == s.strip_suffix('y').map(|s| format!("{s}ies")).as_deref()
+                })
+            }) else {
+                continue;
+            };
+            (format!("{path}/{{id}}"), format!("$response.body#/{field}"))
+        };
+        let links: serde_json::Map<String, Value> = ops
+            .iter()
+            .filter(|(p, m, _)| (p == &item || p.starts_with(&format!("{item}/"))) && !(p == path && m == method))
+            .filter(|(p, _, _)| p.matches('{').count() == 1)
+            .map(|(_, _, op_id)| (op_id.clone(), json!({"operationId": op_id, "parameters": {"id": id}})))
+            .collect();
+        if !links.is_empty() {
+            doc["paths"][path][method]["responses"]["201"]["links"] = Value::Object(links);
+        }
+    }
 }
 
 fn typed_document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {

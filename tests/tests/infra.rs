@@ -24,7 +24,8 @@ fn template() -> Y {
 
 /// Paths declared in code, with the binary that serves them, and the catch-all.
 fn code_routes() -> RouteSet {
-    let mut set: RouteSet = habit_tests::all_routes().into_iter().map(|(f, r)| (f.to_owned(), r.path.to_owned())).collect();
+    let mut set: RouteSet =
+        habit_tests::all_routes().into_iter().map(|(f, r)| (f.to_owned(), r.path.to_owned())).collect();
     set.insert((FALLBACK_FUNCTION.to_owned(), CATCH_ALL.to_owned()));
     set
 }

@@ -72,7 +72,11 @@ async fn load(state: &AppState, id: &str) -> ApiResult<CategoryItem> {
 #[schema(as = CreateCategory)]
 struct CreateBody {
     /// Unique among categories, case-insensitively.
-    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     name: String,
     #[serde(default)]
     #[schema(max_length = 500)]
@@ -154,7 +158,11 @@ async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Pa
 #[schema(as = PatchCategory)]
 struct PatchBody {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 50, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     name: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
