@@ -35,4 +35,8 @@ WATCH_PID=$!
 wait_for "http://127.0.0.1:$API_PORT/health" 300 || { tail -50 target/watch.log; exit 1; }
 python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log
 e2e_passed=$(grep -Eo '^e2e: [0-9]+ passed' target/e2e.log | awk '{print $2}')
-printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed))"
+
+step "contract: Postman collection (newman) and Schemathesis against the same API"
+scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/contract.log
+newman_passed=$(grep -Eo '^newman: [0-9]+ passed' target/contract.log | awk '{print $2}')
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed))"

@@ -175,8 +175,8 @@ fn conventions(doc: &mut serde_json::Value) {
 }
 
 /// Adds `links` from every creating operation (`POST` answering 201) to the operations on what
-/// it created: from `POST /habits` (its body's `habit_id`) to every `/habits/{id}...` operation,
-/// and from `POST /challenges/{id}/join` (its path's `id`) to every other `/challenges/{id}...`.
+/// it created: from `POST /habits` (its body's `habit_id`) to the `/habits/{id}...` operations,
+/// and from `POST /challenges/{id}/join` (its path's `id`) to the other `/challenges/{id}...`.
 fn links(doc: &mut serde_json::Value) {
     use serde_json::{json, Value};
     let schemas = doc["components"]["schemas"].clone();
@@ -195,8 +195,10 @@ fn links(doc: &mut serde_json::Value) {
         if method != "post" || created.is_null() {
             continue;
         }
-        let (item, id) = if let Some(collection) = path.strip_suffix("/{id}/join").map(str::to_owned) {
-            (format!("{collection}/{{id}}"), "$request.path.id".to_owned())
+        // Creating an item links to the item and to reads and creations below it; what changes or
+        // removes a sub-resource (leaving a challenge) needs that sub-resource made first (joining).
+        let (item, id, below) = if let Some(collection) = path.strip_suffix("/{id}/join").map(str::to_owned) {
+            (format!("{collection}/{{id}}"), "$request.path.id".to_owned(), &["get", "post", "delete"][..])
         } else {
             let body = &created["content"]["application/json"]["schema"]["$ref"];
             let body = &schemas[body.as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default()];
@@ -211,11 +213,12 @@ fn links(doc: &mut serde_json::Value) {
             }) else {
                 continue;
             };
-            (format!("{path}/{{id}}"), format!("$response.body#/{field}"))
+            (format!("{path}/{{id}}"), format!("$response.body#/{field}"), &["get", "post"][..])
         };
         let links: serde_json::Map<String, Value> = ops
             .iter()
-            .filter(|(p, m, _)| (p == &item || p.starts_with(&format!("{item}/"))) && !(p == path && m == method))
+            .filter(|(p, m, _)| p == &item || (p.starts_with(&format!("{item}/")) && below.contains(&m.as_str())))
+            .filter(|(p, m, _)| !(p == path && m == method))
             .filter(|(p, _, _)| p.matches('{').count() == 1)
             .map(|(_, _, op_id)| (op_id.clone(), json!({"operationId": op_id, "parameters": {"id": id}})))
             .collect();

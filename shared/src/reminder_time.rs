@@ -15,7 +15,8 @@ use chrono_tz::Tz;
 pub fn parse_time(raw: &str) -> Result<NaiveTime, String> {
     let bad = || "must be a time of day like 07:30 (24-hour HH:MM)".to_owned();
     let (h, m) = raw.split_once(':').ok_or_else(bad)?;
-    if h.len() != 2 || m.len() != 2 {
+    // Two ASCII digits each: `u32::from_str` alone would also take `+7`.
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);

@@ -59,6 +59,10 @@ async fn every_endpoint_stays_within_its_dynamodb_call_budget() {
     check("POST /auth/refresh", c, 3);
     let (_, c) = cost(&app, "GET", "/health", None, None, 200).await;
     check("GET /health", c, 0);
+    let (_, c) = cost(&app, "GET", "/openapi.json", None, None, 200).await;
+    check("GET /openapi.json", c, 0);
+    let (_, c) = cost(&app, "GET", "/no/such/route", None, None, 404).await;
+    check("any other path ($default)", c, 0);
     let (_, c) = cost(&app, "GET", "/me", t, None, 200).await;
     check("GET /me", c, 1);
     let (_, c) = cost(&app, "PATCH", "/me", t, Some(json!({"phone": "+4930123456"})), 200).await;

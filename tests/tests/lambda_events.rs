@@ -87,3 +87,55 @@ async fn every_sample_event_is_parsed_and_handled() {
         }
     }
 }
+
+/// Sends an API Gateway event (the `health.json` sample, changed by `edit`) to `function`'s router.
+async fn deliver(app: &TestApp, function: &str, edit: impl FnOnce(&mut Value)) -> (u16, http::HeaderMap, Value) {
+    let raw = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/health.json"))
+        .unwrap();
+    let mut event: Value = serde_json::from_str(&raw).unwrap();
+    edit(&mut event);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let router = app.functions.iter().find(|f| f.name == function).unwrap().router.clone();
+    let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    (parts.status.as_u16(), parts.headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn set_route(event: &mut Value, method: &str, path: &str, route_key: &str) {
+    event["routeKey"] = route_key.into();
+    event["requestContext"]["routeKey"] = route_key.into();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+}
+
+#[tokio::test]
+async fn the_default_route_and_wrong_methods_answer_problem_json() {
+    let app = TestApp::spawn().await;
+    // `$default` (no route matched) goes to auth: a problem+json 404.
+    let (status, headers, body) = deliver(&app, "auth", |e| set_route(e, "GET", "/no/such/path", "$default")).await;
+    assert_eq!((status, &headers["content-type"]), (404, &"application/problem+json".parse().unwrap()));
+    assert_eq!(body["status"], 404);
+    // `ANY /habits` with a method /habits does not have: 405 naming the ones it has.
+    let (status, headers, body) = deliver(&app, "habits", |e| set_route(e, "TRACE", "/habits", "ANY /habits")).await;
+    assert_eq!(status, 405);
+    assert_eq!(headers["allow"], "POST, GET");
+    assert_eq!(body["status"], 405);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_a_400() {
+    // API Gateway delivers such a body base64-encoded; it must be refused cleanly, not panic.
+    let app = TestApp::spawn().await;
+    let (status, headers, body) = deliver(&app, "auth", |e| {
+        set_route(e, "POST", "/auth/login", "ANY /auth/login");
+        e["headers"]["content-type"] = "application/json".into();
+        e["body"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [0xf2u8, 0x38, 0x7b]).into();
+        e["isBase64Encoded"] = true.into();
+    })
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(headers["content-type"], "application/problem+json");
+}
