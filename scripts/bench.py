@@ -49,6 +49,10 @@ class Runtime:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as separate writes: without TCP_NODELAY, Nagle's algorithm
+            # holds the second until the client's delayed ACK (40 ms), which the previous figures
+            # measured instead of the functions.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
@@ -88,7 +92,7 @@ class Runtime:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def invoke(self, payload):
         done = queue.Queue()
@@ -96,8 +100,11 @@ class Runtime:
         return done.get(timeout=60)
 
 
-def env_for(runtime, table):
-    env = dict(os.environ)
+def env_for(runtime, table, extra=None):
+    # What Lambda gives a function, not this shell's environment: a developer's shell may export
+    # SSL_CERT_DIR (this machine's does), which makes the TLS set-up parse every file there.
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "TZ") if k in os.environ}
+    env.update(extra or {})
     env.update({
         "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime.port}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -108,16 +115,17 @@ def env_for(runtime, table):
     return env
 
 
-def cold_start(binary):
+def cold_start(binary, extra=None):
     times = []
     for _ in range(RUNS):
         rt = Runtime()
         start = time.perf_counter()
-        proc = subprocess.Popen([os.path.join(BIN, binary)], env=env_for(rt, "cold"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([os.path.join(BIN, binary)], env=env_for(rt, "cold", extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ok = rt.first_next.wait(10)
         proc.kill()
         proc.wait()
-        rt.server.shutdown()
+        # The handler thread stays parked on the dead process's `/next`; stop serving without waiting.
+        threading.Thread(target=rt.server.shutdown, daemon=True).start()
         if not ok:
             raise SystemExit(f"{binary} never asked for work")
         times.append((rt.first_next_at - start) * 1000)
@@ -268,6 +276,20 @@ def main():
     for f in FUNCTIONS:
         ms = cold_start(f)
         out.append(f"| {f} | {ms:.2f} | {ms / hello:.2f} |")
+    # Where a function's start goes beyond hello-world's: the TLS trust store the AWS SDK loads
+    # at start (by design: `validate_base_client_config` loads native roots at client creation).
+    empty = os.path.join(ROOT, "target", "empty-trust-store.pem")
+    open(empty, "w").close()
+    trust = [
+        ("native roots, as Lambda starts it (probe: this machine's bundle and its 290-file directory)", None),
+        ("one bundle file (SSL_CERT_FILE)", {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}),
+        ("no roots at all (SSL_CERT_FILE empty: the floor without TLS set-up)", {"SSL_CERT_FILE": empty}),
+    ]
+    out.append(f"\n### Where `auth`'s start goes (median of {RUNS})\n\n| trust store | ms | × hello-world |\n|---|---|---|")
+    for label, extra in trust:
+        if extra is None or os.path.exists(extra["SSL_CERT_FILE"]):
+            ms = cold_start("auth", extra)
+            out.append(f"| {label} | {ms:.2f} | {ms / hello:.2f} |")
     print("warm workload ...", file=sys.stderr)
     rows, total, elapsed = warm(f"bench-{uuid.uuid4().hex[:8]}")
     out.append(f"\n## Warm requests through the runtime API ({total} requests, 50 users, DynamoDB Local)\n\n"

@@ -4,7 +4,7 @@ use std::time::Duration;
 /// Stop taking new work this long before the Lambda deadline.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let vars = std::env::vars().collect();
     let (table, cfg) = match (std::env::var("TABLE_NAME"), dispatcher::DispatchConfig::from_vars(&vars)) {
