@@ -30,7 +30,7 @@ TABLE_NAME="$TABLE" target/debug/habit-admin create-table
 TABLE_NAME="$TABLE" ADMIN_PASSWORD="e2e-admin-password" target/debug/habit-admin create-admin e2eadmin e2eadmin@example.com
 API_PORT="$(free_port)"
 setsid cargo lambda watch --invoke-port "$API_PORT" --invoke-address 127.0.0.1 \
-  --env-vars "$(function_env "$DYNAMODB_ENDPOINT" "$TABLE")" >target/watch.log 2>&1 &
+  --env-vars "$(function_env "$DYNAMODB_ENDPOINT" "$TABLE"),ACCESS_TOKEN_TTL_SECONDS=3600" >target/watch.log 2>&1 &
 WATCH_PID=$!
 wait_for "http://127.0.0.1:$API_PORT/health" 300 || { tail -50 target/watch.log; exit 1; }
 python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log

@@ -47,9 +47,9 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("no route for this path")]
     NoRoute,
-    /// The path exists, the method does not: `allow` lists the methods it has.
+    /// The path exists, the method does not (axum adds `Allow`).
     #[error("method not allowed")]
-    MethodNotAllowed { allow: String },
+    MethodNotAllowed,
     /// Uniqueness or a version condition failed (409).
     #[error("conflict: {detail}")]
     Conflict { detail: String, field: Option<&'static str> },
@@ -84,7 +84,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +102,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound(_) | ApiError::NoRoute => "not-found",
-            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "service-unavailable",
@@ -123,7 +123,7 @@ impl ApiError {
             ApiError::Forbidden => "your role does not allow this operation".into(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::NoRoute => "no such route".into(),
-            ApiError::MethodNotAllowed { .. } => "method not allowed on this route".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::Conflict { detail, .. } => detail.clone(),
             ApiError::TooManyRequests { .. } => "too many requests; retry later".into(),
             ApiError::Unavailable(_) => "the service is temporarily unavailable; retry later".into(),
@@ -186,11 +186,6 @@ impl IntoResponse for ApiError {
         };
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let ApiError::MethodNotAllowed { allow } = &self {
-            if let Ok(allow) = HeaderValue::from_str(allow) {
-                headers.insert(header::ALLOW, allow);
-            }
         }
         if matches!(self, ApiError::Unauthorized(_)) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -12,7 +12,7 @@ use axum::{
     routing::MethodFilter,
     Router,
 };
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Deserialize};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -132,29 +132,20 @@ where
     })
 }
 
-/// Adds what every function's router needs: problem+json 404 and 405 (with `Allow`, from the
-/// function's `routes`), the body limit, the state.
-pub fn finish(router: Router<AppState>, routes: &'static [Route], state: AppState) -> Router {
+/// Adds what every function's router needs: problem+json 404 and 405 (axum adds `Allow`), the
+/// body limit, the state.
+pub fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(move |uri: axum::http::Uri| async move {
-            let allowed: Vec<&str> =
-                routes.iter().filter(|r| path_matches(r.path, uri.path())).map(|r| r.method).collect();
-            ApiError::MethodNotAllowed { allow: allowed.join(", ") }
-        })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
-    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
-}
-
 /// Picks the field name out of serde messages such as "unknown field `role`, expected ...".
 fn field_in_message(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| message.strip_prefix("missing field `"))?;
+    let rest =
+        ["unknown field `", "missing field `", "duplicate field `"].iter().find_map(|p| message.strip_prefix(p))?;
     rest.split('`').next()
 }
 
@@ -179,45 +170,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match OptionalJson::<T>::from_request(req, state).await? {
-            OptionalJson(Some(value)) => Ok(Json(value)),
-            OptionalJson(None) => Err(ApiError::UnsupportedMediaType),
-        }
+        let bytes = json_bytes(req, state).await?.ok_or(ApiError::UnsupportedMediaType)?;
+        parse_json(&bytes).map(Json)
     }
 }
 
-/// A JSON body that may be absent: no body at all is `None`; a body is checked as [`Json`] does.
+/// A JSON body that may be absent: no body at all (or `null`) is `None`; a body is checked as
+/// [`Json`] does.
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("the request body could not be read".into())
+        match json_bytes(req, state).await? {
+            Some(bytes) if !matches!(bytes.trim_ascii(), b"" | b"null") => {
+                parse_json(&bytes).map(|v| OptionalJson(Some(v)))
             }
-        })?;
-        if bytes.is_empty() && !is_json {
-            return Ok(OptionalJson(None));
+            _ => Ok(OptionalJson(None)),
         }
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
+    }
+}
+
+/// The body of a request that declares JSON; `None` when there is no body and no JSON content
+/// type. 415 for a body of another type, 413 over the size limit.
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Option<axum::body::Bytes>, ApiError> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
         }
-        // `null` is the same as no body.
-        parse_json_value::<Option<T>>(&bytes).map(OptionalJson)
+    })?;
+    match (bytes.is_empty(), is_json) {
+        (true, false) => Ok(None),
+        (_, false) => Err(ApiError::UnsupportedMediaType),
+        (_, true) => Ok(Some(bytes)),
     }
 }
 
@@ -227,35 +225,46 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.trim_ascii_start().first() != Some(&b'{') {
         return Err(ApiError::BadRequest("the request body must be a JSON object".into()));
     }
-    parse_json_value(bytes)
-}
-
-fn parse_json_value<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if bytes.trim_ascii_start().first() == Some(&b'[') {
-        return Err(ApiError::BadRequest("the request body must be a JSON object".into()));
-    }
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    integral_floats_as_integers(&mut value);
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        data_error(path, e.into_inner().to_string())
-    })
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => data_error(path, strip_position(&inner.to_string())),
+            _ => ApiError::BadRequest(format!("malformed JSON: {inner}")),
+        }
+    })?;
+    de.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
 }
 
-/// JSON does not tell `3` from `3.0` (JSON Schema calls both integers); serde does. A number with
-/// no fraction becomes an integer, so an integer field takes `3.0` as well as `3`.
-fn integral_floats_as_integers(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Number(n) if n.is_f64() => {
-            let f = n.as_f64().unwrap_or(f64::NAN);
-            if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                *n = serde_json::Number::from(f as i64);
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
-        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
-        _ => {}
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// For integer fields: JSON does not tell `3` from `3.0` (JSON Schema calls both integers), serde
+/// does. Use with `#[serde(deserialize_with = "shared::http::whole_number")]`, or [`Whole`].
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    Whole::deserialize(d).map(|w| w.0)
+}
+
+/// A whole number from a body, written `3` or `3.0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whole(pub u32);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(d)?;
+        n.as_u64()
+            .or_else(|| {
+                n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX)).map(|f| f as u64)
+            })
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Whole)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid value: {n}, expected a whole number")))
     }
 }
 
@@ -349,6 +358,42 @@ mod tests {
         age: Option<u8>,
     }
 
+    #[derive(Debug, serde::Deserialize)]
+    struct Count {
+        #[serde(deserialize_with = "whole_number")]
+        n: u32,
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        // JSON Schema's integers include 3.0.
+        assert_eq!(parse_json::<Count>(br#"{"n":3.0}"#).unwrap().n, 3);
+        assert_eq!(parse_json::<Count>(br#"{"n":3}"#).unwrap().n, 3);
+        for bad in [r#"{"n":3.5}"#, r#"{"n":-1}"#, r#"{"n":1e20}"#, r#"{"n":"3"}"#] {
+            assert_eq!(fields(parse_json::<Count>(bad.as_bytes()).unwrap_err()), ["n"], "{bad}");
+        }
+    }
+
+    async fn through_extractor(content_type: &str, body: &'static str) -> Result<Option<Count>, ApiError> {
+        let req =
+            Request::builder().header(header::CONTENT_TYPE, content_type).body(axum::body::Body::from(body)).unwrap();
+        OptionalJson::<Count>::from_request(req, &()).await.map(|j| j.0)
+    }
+
+    #[tokio::test]
+    async fn extractors_answer_as_documented() {
+        assert!(through_extractor("application/json", "null").await.unwrap().is_none());
+        assert!(through_extractor("application/json", "").await.unwrap().is_none());
+        assert_eq!(through_extractor("application/json", r#"{"n":2}"#).await.unwrap().unwrap().n, 2);
+        assert!(matches!(through_extractor("text/plain", "x").await, Err(ApiError::UnsupportedMediaType)));
+        assert!(matches!(through_extractor("application/json", "[1]").await, Err(ApiError::BadRequest(_))));
+        let req = Request::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from("null"))
+            .unwrap();
+        assert!(matches!(Json::<Count>::from_request(req, &()).await, Err(ApiError::BadRequest(_))));
+    }
+
     fn fields(e: ApiError) -> Vec<String> {
         match e {
             ApiError::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
@@ -368,9 +413,8 @@ mod tests {
         assert!(matches!(parse_json::<Body>(br#"["a", 3]"#), Err(ApiError::BadRequest(_))));
         assert!(matches!(parse_json::<Body>(b" null"), Err(ApiError::BadRequest(_))));
         assert!(matches!(parse_json::<Body>(b"\xf2\x38"), Err(ApiError::BadRequest(_))));
-        // JSON Schema's integers include 3.0.
-        assert_eq!(parse_json::<Body>(br#"{"email":"a","age":3.0}"#).unwrap().age, Some(3));
-        assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","age":3.5}"#).unwrap_err()), ["age"]);
+        assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","email":"b"}"#).unwrap_err()), ["email"]);
+        assert!(matches!(parse_json::<Body>(b"3"), Err(ApiError::BadRequest(_))));
     }
 
     #[test]

@@ -77,7 +77,7 @@ const DATE_FROM_2000: &str = "^(2[0-9]{3}|[3-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
 const DATE_FROM_1900: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$";
 
 /// A ULID, as every id of the API is.
-pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$";
+pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Z]{26}$";
 
 /// The whole API's document: every function's part, the problem schema, the bearer scheme, the
 /// error responses of every operation and the API-wide conventions, as JSON.

@@ -33,14 +33,17 @@ pub enum Frequency {
     /// Any N days of each ISO week (1–7).
     TimesPerWeek {
         #[schema(minimum = 1, maximum = 7)]
+        #[serde(deserialize_with = "crate::http::whole_number")]
         times: u32,
     },
     /// Any N days of each period of `period_days` days (1 ≤ N ≤ period_days ≤ 365).
     TimesPerPeriod {
         /// At most `period_days`.
         #[schema(minimum = 1, maximum = 365)]
+        #[serde(deserialize_with = "crate::http::whole_number")]
         times: u32,
         #[schema(minimum = 1, maximum = 365)]
+        #[serde(deserialize_with = "crate::http::whole_number")]
         period_days: u32,
     },
 }

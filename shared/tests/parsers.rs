@@ -104,7 +104,7 @@ proptest! {
         let forged = String::from_utf8(forged).unwrap();
         // base64url's last character can carry unused bits: a change there may decode the same.
         if let Ok(claims) = k.verify(&forged) {
-            prop_assert_eq!(claims.sub, "01HZY3K9Q8W2V4N6M8P0R2T4X6");
+            prop_assert_eq!(claims, k.verify(&token).unwrap());
         }
     }
 

@@ -122,7 +122,11 @@ pub fn openapi_path() -> std::path::PathBuf {
     repo_root().join("docs/openapi.json")
 }
 
-pub use shared::http::path_matches;
+/// Whether an API Gateway route path (`/users/{id}`) matches a concrete path.
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let (p, a): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    p.len() == a.len() && p.iter().zip(&a).all(|(p, a)| (p.starts_with('{') && !a.is_empty()) || p == a)
+}
 
 pub struct Response {
     pub status: StatusCode,

@@ -76,24 +76,26 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         // whoever calls.
         ("POST", "/auth/refresh" | "/auth/logout") => (O::None, P::Public(401)),
         ("GET", "/health") | ("GET", "/openapi.json") => (O::None, P::Public(200)),
-        (_, "/me" | "/me/password" | "/me/profile" | "/me/today" | "/me/notifications") => (O::None, P::SignedIn),
-        (_, "/me/notifications/read-all" | "/me/challenges") => (O::None, P::SignedIn),
+        ("GET" | "PATCH" | "DELETE", "/me") | ("PUT", "/me/password") => (O::None, P::SignedIn),
+        ("GET" | "PUT" | "PATCH", "/me/profile") | ("GET", "/me/today" | "/me/notifications") => (O::None, P::SignedIn),
+        ("POST", "/me/notifications/read-all") | ("GET", "/me/challenges") => (O::None, P::SignedIn),
         ("GET", "/users") | ("GET", "/admin/habits") => (O::None, P::Admin),
-        (_, "/users/{id}" | "/users/{id}/profile") => (O::Owned, P::Admin),
+        ("GET" | "PATCH" | "DELETE", "/users/{id}") | ("GET", "/users/{id}/profile") => (O::Owned, P::Admin),
         ("POST" | "GET", "/habits") => (O::None, P::SignedIn),
-        (_, "/habits/{id}/categories/{category_id}") => (O::Owned, P::OwnerOrAdmin),
-        (_, p) if p.starts_with("/habits/{id}") => (O::Owned, P::Owner),
+        ("PUT" | "DELETE", "/habits/{id}/categories/{category_id}") => (O::Owned, P::OwnerOrAdmin),
+        ("GET" | "PATCH" | "DELETE", "/habits/{id}")
+        | ("GET", "/habits/{id}/entries" | "/habits/{id}/stats")
+        | ("GET" | "PUT" | "DELETE", "/habits/{id}/entries/{date}") => (O::Owned, P::Owner),
         ("POST", "/reminders") => (O::Owned, P::Owner), // the habit named in the body
         ("GET", "/reminders") => (O::None, P::SignedIn),
-        (_, "/reminders/{id}" | "/me/notifications/{id}") => (O::Owned, P::Owner),
+        ("GET" | "PATCH" | "DELETE", "/reminders/{id}") | ("PATCH", "/me/notifications/{id}") => (O::Owned, P::Owner),
         ("POST", "/categories" | "/challenges") => (O::None, P::Admin),
         ("GET", "/categories" | "/challenges") => (O::None, P::SignedIn),
         ("GET", "/categories/{id}" | "/challenges/{id}" | "/challenges/{id}/leaderboard") => {
             (O::Catalogue, P::SignedIn)
         }
-        (_, "/categories/{id}" | "/categories/{id}/habits" | "/challenges/{id}" | "/challenges/{id}/participants") => {
-            (O::Catalogue, P::Admin)
-        }
+        ("PATCH" | "DELETE", "/categories/{id}" | "/challenges/{id}")
+        | ("GET", "/categories/{id}/habits" | "/challenges/{id}/participants") => (O::Catalogue, P::Admin),
         ("POST", "/challenges/{id}/join") => (O::Owned, P::Owner), // the habit named in the body
         ("DELETE", "/challenges/{id}/membership") => (O::Catalogue, P::Member),
         _ => return None,
@@ -281,6 +283,15 @@ impl World {
         World { app, a, b, admin, deactivated, expired, objects, category, challenge, today }
     }
 
+    /// The other user's key in `objects`, for A and B.
+    fn other(&self, caller: Caller) -> Option<&'static str> {
+        match caller {
+            Caller::A => Some("b"),
+            Caller::B => Some("a"),
+            _ => None,
+        }
+    }
+
     fn token(&self, caller: Caller) -> Option<&str> {
         match caller {
             Caller::Anonymous => None,
@@ -413,6 +424,16 @@ async fn run_route(method: &'static str, path: &'static str, object: Object, pol
             let is_problem = r.headers.get("content-type").is_some_and(|v| v == "application/problem+json");
             if !is_problem || r.body["status"] != want {
                 failures.push(format!("{name}: not a problem+json {want}: {}", r.body));
+            }
+        }
+        // What a user is shown never names the other user's objects (lists above all).
+        if let (Some(other), false) = (world.other(caller), matches!(policy, Policy::Public(_))) {
+            let text = r.body.to_string();
+            let o = &world.objects[other];
+            for id in [&o.user, &o.habit, &o.reminder, &o.notification] {
+                if text.contains(id.as_str()) {
+                    failures.push(format!("{name}: the answer names another user's object {id}"));
+                }
             }
         }
         if let Some(before) = before {

@@ -121,7 +121,8 @@ async fn the_default_route_and_wrong_methods_answer_problem_json() {
     // `ANY /habits` with a method /habits does not have: 405 naming the ones it has.
     let (status, headers, body) = deliver(&app, "habits", |e| set_route(e, "TRACE", "/habits", "ANY /habits")).await;
     assert_eq!(status, 405);
-    assert_eq!(headers["allow"], "POST, GET");
+    let allow = headers["allow"].to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST") && !allow.contains("PUT"), "{allow}");
     assert_eq!(body["status"], 405);
 }
 

@@ -17,7 +17,7 @@ shared::routes![register, login, refresh, logout, health, openapi_json];
 
 /// The function's router, ready for `lambda_http::run` or a test's `oneshot`.
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), &ROUTES, state)
+    shared::http::finish(routes(), state)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 shared::routes![create_category, list_categories, get_category, patch_category, delete_category, category_habits];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), &ROUTES, state)
+    shared::http::finish(routes(), state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;

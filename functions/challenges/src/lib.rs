@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query},
+    http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query, Whole},
     keys,
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
     schedule::{self, Frequency},
@@ -38,7 +38,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), &ROUTES, state)
+    shared::http::finish(routes(), state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -149,8 +149,8 @@ struct CreateBody {
     end_date: NaiveDate,
     /// `done` days needed to reach the goal.
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 3650, example = 20)]
-    goal_days: Option<u32>,
+    #[schema(minimum = 1, maximum = 3650, example = 20, value_type = Option<u32>)]
+    goal_days: Option<Whole>,
 }
 
 /// Creates a challenge.
@@ -176,7 +176,7 @@ async fn create_challenge(
         description: b.description,
         start_date: b.start_date,
         end_date: b.end_date,
-        goal_days: b.goal_days,
+        goal_days: b.goal_days.map(|g| g.0),
         participant_count: 0,
         status: "active".into(),
         created_date: now,
@@ -258,8 +258,8 @@ struct PatchBody {
     end_date: Option<NaiveDate>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(minimum = 1, maximum = 3650)]
-    goal_days: Option<Option<u32>>,
+    #[schema(minimum = 1, maximum = 3650, value_type = Option<u32>)]
+    goal_days: Option<Option<Whole>>,
 }
 
 /// Changes a challenge.
@@ -280,7 +280,7 @@ async fn patch_challenge(
     c.description = p.description.unwrap_or(c.description);
     c.start_date = p.start_date.unwrap_or(c.start_date);
     c.end_date = p.end_date.unwrap_or(c.end_date);
-    c.goal_days = p.goal_days.unwrap_or(c.goal_days);
+    c.goal_days = p.goal_days.map(|g| g.map(|g| g.0)).unwrap_or(c.goal_days);
     let mut chk = Checker::default();
     check(&mut chk, &c);
     chk.finish()?;

@@ -36,7 +36,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), &ROUTES, state)
+    shared::http::finish(routes(), state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
@@ -51,6 +51,11 @@ const AMOUNT_MAX: f64 = 1_000_000.0;
 /// below 1e-130, and no habit counts finer than a millionth.
 fn round_amount(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+/// The fields as stored, once checked: the target rounded (see [`round_amount`]).
+fn rounded(fields: HabitFields) -> HabitFields {
+    HabitFields { target: fields.target.map(|t| Target { value: round_amount(t.value), ..t }), ..fields }
 }
 
 // ---- views ---------------------------------------------------------------------------------------
@@ -129,7 +134,7 @@ fn check_fields(c: &mut Checker, f: &HabitFields, today: NaiveDate) {
         c.fail(field, message);
     }
     if let Some(t) = &f.target {
-        if !(t.value.is_finite() && t.value > 0.0 && t.value <= AMOUNT_MAX) {
+        if !(t.value.is_finite() && t.value >= 0.000_001 && t.value <= AMOUNT_MAX) {
             c.fail("target.value", format!("must be a number from 0.000001 to {AMOUNT_MAX}"));
         }
         let unit_len = t.unit.trim().chars().count();
@@ -196,7 +201,7 @@ async fn create_habit(
         title: b.title.trim().to_owned(),
         description: b.description,
         frequency: b.frequency,
-        target: b.target.map(|t| Target { unit: t.unit.trim().to_owned(), value: round_amount(t.value) }),
+        target: b.target.map(|t| Target { unit: t.unit.trim().to_owned(), ..t }),
         start_date: b.start_date.unwrap_or(today),
         end_date: b.end_date,
         is_active: b.is_active.unwrap_or(true),
@@ -204,6 +209,7 @@ async fn create_habit(
     let mut c = Checker::default();
     check_fields(&mut c, &fields, today);
     c.finish()?;
+    let fields = rounded(fields);
     let habit = HabitItem::new(me.id(), fields, Utc::now());
     state.db.create_habit(&habit).await?;
     Ok((StatusCode::CREATED, axum::Json(view(&habit))))
@@ -309,10 +315,7 @@ async fn patch_habit(
         title: p.title.map(|t| t.trim().to_owned()).unwrap_or(old.title),
         description: p.description.unwrap_or(old.description),
         frequency: p.frequency.unwrap_or(old.frequency),
-        target: p
-            .target
-            .map(|t| t.map(|t| Target { unit: t.unit.trim().to_owned(), value: round_amount(t.value) }))
-            .unwrap_or(old.target),
+        target: p.target.map(|t| t.map(|t| Target { unit: t.unit.trim().to_owned(), ..t })).unwrap_or(old.target),
         start_date: p.start_date.unwrap_or(old.start_date),
         end_date: p.end_date.unwrap_or(old.end_date),
         is_active: p.is_active.unwrap_or(old.is_active),
@@ -320,6 +323,7 @@ async fn patch_habit(
     let mut c = Checker::default();
     check_fields(&mut c, &fields, today_of(&me.user));
     c.finish()?;
+    let fields = rounded(fields);
     if fields == current.fields {
         return Ok(axum::Json(view(&current)));
     }
@@ -372,6 +376,8 @@ fn decide_status(
             return None;
         }
     }
+    // Checked as sent, decided as stored.
+    let units = units.map(round_amount);
     match (target, status) {
         (None, None) => {
             c.fail("status", "is required: one of done, partial, skipped, missed");
@@ -417,7 +423,6 @@ async fn put_entry(
     let habit = own_habit(&state, &me, &id).await?;
     let date = parse_date(&date)?;
     let today = today_of(&me.user);
-    let units = b.unit_completed.map(round_amount);
     let mut c = Checker::default();
     if date < habit.fields.start_date {
         c.fail("date", format!("is before the habit's start_date {}", habit.fields.start_date));
@@ -427,7 +432,7 @@ async fn put_entry(
         c.fail("date", format!("is after today ({today} in {})", me.user.tz().name()));
     }
     c.text("note", b.note.as_deref(), NOTE_MAX);
-    let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, units);
+    let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, b.unit_completed);
     c.finish()?;
     let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
     // Read after the habit, so the write's conditions catch any change in between.
@@ -448,7 +453,7 @@ async fn put_entry(
         date,
         status,
         note: b.note,
-        unit_completed: units,
+        unit_completed: b.unit_completed.map(round_amount),
         updated_at: Utc::now(),
         version: old.as_ref().map_or(1, |o| o.version + 1),
     };

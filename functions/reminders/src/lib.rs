@@ -30,7 +30,7 @@ shared::routes![
 ];
 
 pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), &ROUTES, state)
+    shared::http::finish(routes(), state)
 }
 
 type J<T> = ApiResult<axum::Json<T>>;
