@@ -122,44 +122,20 @@ fn expected(p: Policy, success: u16, caller: Caller, owner: Owner) -> u16 {
         return 401;
     }
     let owns = matches!((caller, owner), (Caller::A, Owner::A) | (Caller::B, Owner::B));
-    match p {
+    let exists = owner != Owner::Missing;
+    let allowed = match p {
         Policy::Public(_) => unreachable!(),
-        Policy::SignedIn => {
-            if owner == Owner::Missing {
-                404
-            } else {
-                success
-            }
-        }
-        Policy::Owner => {
-            if owns {
-                success
-            } else {
-                404
-            }
-        }
-        Policy::OwnerOrAdmin => {
-            if owns || (caller == Caller::Admin && owner != Owner::Missing) {
-                success
-            } else {
-                404
-            }
-        }
-        Policy::Admin if caller != Caller::Admin => 403,
-        Policy::Admin => {
-            if owner == Owner::Missing {
-                404
-            } else {
-                success
-            }
-        }
-        Policy::Member => {
-            if caller == Caller::A && owner != Owner::Missing {
-                success
-            } else {
-                404
-            }
-        }
+        Policy::SignedIn => exists,
+        Policy::Owner => owns,
+        Policy::OwnerOrAdmin => owns || (caller == Caller::Admin && exists),
+        Policy::Admin if caller != Caller::Admin => return 403,
+        Policy::Admin => exists,
+        Policy::Member => caller == Caller::A && exists,
+    };
+    if allowed {
+        success
+    } else {
+        404
     }
 }
 
