@@ -3,9 +3,10 @@
 //!
 //! Handlers declare their success responses, their bodies, parameters and security. The error
 //! responses follow from that shape and are added here, so that they are complete and uniform:
-//! every operation can answer 500 and 503; one with parameters or a body 400; one with a body 413
-//! and 415; one with a bearer requirement 401; one that needs the `admin` role 403; one with path
-//! parameters or a body that names another object (`*_id`) 404; one that writes 409. All of them
+//! every operation can answer 500 and 503 (with `Retry-After`); one with parameters or a body 400;
+//! one with a body 413 and 415; one with a bearer requirement 401; one that needs the `admin` role
+//! 403; one with path parameters or a body that names another object (`*_id`) 404; a signed-in
+//! write 409 (public writes declare their own). All of them
 //! are `application/problem+json` ([`Problem`]).
 //!
 //! Conventions that hold across the API are also stated here, once, rather than on every field:
@@ -29,10 +30,21 @@ pub const BEARER: &str = "bearer";
 pub const ADMIN_SCOPE: &str = "admin";
 
 fn problem(description: &str) -> RefOr<Response> {
+    problem_builder(description).into()
+}
+
+fn problem_builder(description: &str) -> ResponseBuilder {
     ResponseBuilder::new()
         .description(description)
         .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build())
-        .into()
+}
+
+/// A 503: problem+json with the seconds to wait in `Retry-After`.
+fn unavailable(description: &str) -> RefOr<Response> {
+    let seconds = utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer);
+    let mut header = utoipa::openapi::header::Header::new(seconds);
+    header.description = Some("Seconds to wait before retrying".into());
+    problem_builder(description).header("Retry-After", header).into()
 }
 
 const NOT_FOUND: &str = "No such resource, or it is not the caller's.";
@@ -60,7 +72,8 @@ fn error_responses(method: &HttpMethod, op: &Operation) -> Vec<(&'static str, &'
     if params.iter().any(|p| p.parameter_in == ParameterIn::Path) {
         out.push(("404", NOT_FOUND));
     }
-    if matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete) {
+    // Public writes (the auth endpoints) declare their own: refresh and logout answer 401 instead.
+    if secured && matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete) {
         out.push(("409", "The change conflicts with the current state (uniqueness, a concurrent change)."));
     }
     if has_body {
@@ -269,7 +282,8 @@ fn typed_document(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
         ] {
             let Some(op) = op else { continue };
             for (status, description) in error_responses(&method, op) {
-                op.responses.responses.entry(status.into()).or_insert_with(|| problem(description));
+                let response = if status == "503" { unavailable(description) } else { problem(description) };
+                op.responses.responses.entry(status.into()).or_insert(response);
             }
         }
     }

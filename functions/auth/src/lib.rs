@@ -82,7 +82,9 @@ pub async fn new_user(
 
 /// Registers a new user and starts a session.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
-    responses((status = 201, description = "The new user and their tokens", body = SessionBody)))]
+    responses((status = 201, description = "The new user and their tokens", body = SessionBody),
+        (status = 409, description = "The username or e-mail is taken; `errors` names which",
+            content_type = "application/problem+json", body = shared::error::Problem)))]
 async fn register(
     state: axum::extract::State<AppState>,
     Json(body): Json<RegisterBody>,
