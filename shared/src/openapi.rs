@@ -112,6 +112,11 @@ fn plain_string(schema: &serde_json::Value) -> bool {
         && schema.get("enum").is_none()
 }
 
+/// The schema a `$ref` names (among `schemas`), or the schema itself.
+fn resolve<'a>(schemas: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    schema["$ref"].as_str().map_or(schema, |r| &schemas[r.rsplit('/').next().unwrap_or_default()])
+}
+
 fn nullable(schema: &serde_json::Value) -> bool {
     schema["type"].as_array().is_some_and(|t| t.contains(&"null".into()))
 }
@@ -157,10 +162,8 @@ fn conventions(doc: &mut serde_json::Value) {
     for item in doc["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
         for op in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
             // A body that names another object (`habit_id`) may name one that does not exist.
-            let body = &op["requestBody"]["content"]["application/json"]["schema"];
-            let body = body["$ref"].as_str().map_or(body, |r| &schemas[r.rsplit('/').next().unwrap_or_default()]);
-            let body = if body["oneOf"].is_array() { &body["oneOf"][0] } else { body };
-            let body = body["$ref"].as_str().map_or(body, |r| &schemas[r.rsplit('/').next().unwrap_or_default()]);
+            let body = resolve(&schemas, &op["requestBody"]["content"]["application/json"]["schema"]);
+            let body = resolve(&schemas, if body["oneOf"].is_array() { &body["oneOf"][0] } else { body });
             if body["properties"].as_object().is_some_and(|p| p.keys().any(|k| is_id(k))) {
                 op["responses"].as_object_mut().expect("responses").entry("404").or_insert(not_found.clone());
             }
@@ -213,8 +216,7 @@ fn links(doc: &mut serde_json::Value) {
         let (item, id, below) = if let Some(collection) = path.strip_suffix("/{id}/join").map(str::to_owned) {
             (format!("{collection}/{{id}}"), "$request.path.id".to_owned(), &["get", "post", "delete"][..])
         } else {
-            let body = &created["content"]["application/json"]["schema"]["$ref"];
-            let body = &schemas[body.as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default()];
+            let body = resolve(&schemas, &created["content"]["application/json"]["schema"]);
             let last = path.rsplit('/').next().unwrap_or_default();
             // Flattened views are `allOf` parts: their properties count too.
             let parts = std::iter::once(body).chain(body["allOf"].as_array().into_iter().flatten());

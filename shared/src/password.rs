@@ -51,11 +51,13 @@ fn hash_blocking(password: &str) -> Result<String, ApiError> {
     let salt_bytes: [u8; 16] = rand::random();
     let salt = SaltString::encode_b64(&salt_bytes).map_err(ApiError::internal)?;
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    compute(Algorithm::Argon2id, Version::V0x13, params(), password.as_bytes(), &salt_bytes, &mut out)?;
+    let params = params();
+    let params_string = ParamsString::try_from(&params).map_err(ApiError::internal)?;
+    compute(Algorithm::Argon2id, Version::V0x13, params, password.as_bytes(), &salt_bytes, &mut out)?;
     let phc = PasswordHash {
         algorithm: argon2::ARGON2ID_IDENT,
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params()).map_err(ApiError::internal)?,
+        params: params_string,
         salt: Some(salt.as_salt()),
         hash: Some(Output::new(&out).map_err(ApiError::internal)?),
     };
