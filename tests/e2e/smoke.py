@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end: drives the running local API (cargo lambda watch + DynamoDB Local) over HTTP, as a
 client would. Usage: smoke.py BASE_URL ADMIN_USERNAME ADMIN_PASSWORD"""
+import datetime
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 BASE, ADMIN, ADMIN_PW = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -73,11 +77,17 @@ status, _, admin = call("POST", "/auth/login", {"username": ADMIN, "password": A
 check("the first admin can log in", status == 200 and admin["user"]["role"] == "admin", admin)
 status, _, user = call("GET", f"/users/{me['user_id']}", token=admin["access_token"])
 check("admin reads a user by id (path parameter routed)", status == 200 and user["username"] == name, user)
-status, _, page = call("GET", "/users?role=user&limit=5", token=admin["access_token"])
-check("admin lists users", status == 200 and any(u["user_id"] == me["user_id"] for u in page["items"]), page)
+# Every page, as a client would: the table may hold many more users than a page.
+listed, cursor, status = [], None, 200
+while status == 200:
+    status, _, page = call("GET", "/users?role=user&limit=5" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else ""), token=admin["access_token"])
+    listed += page["items"] if status == 200 else []
+    cursor = page.get("next_cursor") if status == 200 else None
+    if not cursor:
+        break
+check("admin lists users (following next_cursor)", status == 200 and any(u["user_id"] == me["user_id"] for u in listed), page)
 
 # Habits: create one, track a week, read the statistics and today's list, file it under a category.
-import datetime
 today = datetime.datetime.now(datetime.timezone.utc).date()
 week_ago = (today - datetime.timedelta(days=6)).isoformat()
 status, _, habit = call("POST", "/habits", {"title": "Read 20 pages", "frequency": {"type": "daily"}, "start_date": week_ago}, token)
@@ -118,6 +128,38 @@ check("leaderboard ranks the user, public fields only",
 status, _, notes = call("GET", "/me/notifications", token=token)
 check("notifications list (none fired yet)", status == 200 and notes["items"] == [], notes)
 problem("a user cannot create categories", call("POST", "/categories", {"name": "mine"}, token), 403)
+
+# A reminder fires locally: due at the start of the next minute, fired through the trigger runner
+# (scripts/triggers.py, which also plays the schedule in the background), exactly once.
+def fire():
+    runner = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "triggers.py")
+    try:
+        out = subprocess.run([sys.executable, runner, "fire", "--api", BASE], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return False
+    print(out.stdout.strip(), out.stderr.strip())
+    return out.returncode == 0 and '"fired":' in out.stdout
+
+
+def fired_for(reminder_id):
+    status, _, page = call("GET", "/me/notifications?limit=100", token=token)
+    return [n for n in page["items"] if n["reminder_id"] == reminder_id] if status == 200 else None
+
+
+for _ in range(2):  # a second try only if the request itself crossed the minute
+    due = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+    status, _, soon = call("POST", "/reminders", {"habit_id": hid, "reminder_time": due.strftime("%H:%M"), "time_zone": "UTC",
+                                                   "repeat_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                                                   "message": "Read now"}, token)
+    if status == 201 and soon["next_fire_at"] == due.strftime("%Y-%m-%dT%H:%M:%SZ"):
+        break
+check("a reminder due at the start of the next minute", status == 201 and soon["next_fire_at"] == due.strftime("%Y-%m-%dT%H:%M:%SZ"), soon)
+time.sleep(max(0.0, (due - datetime.datetime.now(datetime.timezone.utc)).total_seconds()) + 0.5)
+check("make fire plays the schedule once and prints the dispatcher's report", fire())
+once = fired_for(soon["reminder_id"])
+check("the reminder fired: exactly one notification", once is not None and len(once) == 1
+      and once[0]["occurrence_at"] == due.strftime("%Y-%m-%dT%H:%M:%SZ") and once[0]["message"] == "Read now", once)
+check("fired again in the same minute: still one", fire() and fired_for(soon["reminder_id"]) == once, fired_for(soon["reminder_id"]))
 
 status, _, pair = call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]})
 check("refresh rotates", status == 200 and pair["refresh_token"] != login["refresh_token"], pair)

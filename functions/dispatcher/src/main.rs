@@ -1,9 +1,4 @@
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
-use std::time::Duration;
-
-/// Stop taking new work this long before the Lambda deadline.
-const SAFETY_MARGIN: Duration = Duration::from_secs(5);
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let vars = std::env::vars().collect();
@@ -18,17 +13,24 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(2);
         }
     };
-    let level = std::env::var("LOG_LEVEL").ok().and_then(|l| l.parse().ok()).unwrap_or(tracing::Level::INFO);
+    let level = match shared::config::log_level(std::env::var("LOG_LEVEL").ok().as_deref()) {
+        Ok(level) => level,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
     shared::telemetry::init(level);
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
-    let db = shared::storage::Db::new(shared::storage::client(endpoint.as_deref()).await, table);
+    let db = shared::storage::Db::new(
+        shared::storage::client(&shared::storage::sdk_config().await, endpoint.as_deref(), &table),
+        table,
+    );
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (db, cfg) = (&db, &cfg);
         async move {
-            let deadline_ms = event.context.deadline;
             let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(SAFETY_MARGIN);
-            let deadline = tokio::time::Instant::now() + left;
+            let deadline = tokio::time::Instant::now() + dispatcher::work_budget(event.context.deadline, now_ms);
             dispatcher::handle_event(db, cfg, &event.payload, chrono::Utc::now(), Some(deadline))
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))
