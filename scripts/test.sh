@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: every test and check. Installs what is missing, starts its own DynamoDB Local on a
-# free port, and stops it at the end.
+# free port, and stops it at the end; closes with the permission check and the deploy rehearsal.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 setup
@@ -10,14 +10,22 @@ step() { printf '\n== %s\n' "$*"; }
 step "format";  cargo fmt --all -- --check
 step "clippy";  cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "template (cfn-lint)"; cfn-lint infra/template.yaml
+step "local triggers: every trigger of the template is played locally"; python3 scripts/triggers.py check
 
 DDB_PORT="$(free_port)"
 mkdir -p target
 start_dynamodb "$DDB_PORT" target/dynamodb-local-test.log
-WATCH_PID=""
-cleanup() { [ -n "$WATCH_PID" ] && kill -- -"$WATCH_PID" 2>/dev/null; kill "$DDB_PID" 2>/dev/null || true; }
+WATCH_PID="" TRIGGERS_PID=""
+cleanup() {
+  [ -n "$WATCH_PID" ] && kill -- -"$WATCH_PID" 2>/dev/null
+  kill $TRIGGERS_PID "$DDB_PID" 2>/dev/null || true
+}
 trap cleanup EXIT
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT"
+# Every DynamoDB request of the functions and tools below, recorded per caller for the
+# permission check at the end (DynamoDB Local ignores IAM).
+export DYNAMODB_CALL_LOG="$root/target/dynamodb-calls"
+rm -rf "$DYNAMODB_CALL_LOG"
 
 step "unit and integration tests (DynamoDB Local at $DYNAMODB_ENDPOINT)"
 cargo test --workspace 2>&1 | tee target/cargo-test.log
@@ -30,13 +38,32 @@ TABLE_NAME="$TABLE" target/debug/habit-admin create-table
 TABLE_NAME="$TABLE" ADMIN_PASSWORD="e2e-admin-password" target/debug/habit-admin create-admin e2eadmin e2eadmin@example.com
 API_PORT="$(free_port)"
 setsid cargo lambda watch --invoke-port "$API_PORT" --invoke-address 127.0.0.1 \
-  --env-vars "$(function_env "$DYNAMODB_ENDPOINT" "$TABLE"),ACCESS_TOKEN_TTL_SECONDS=3600" >target/watch.log 2>&1 &
+  --env-vars "$(LOG_LEVEL=debug function_env "$DYNAMODB_ENDPOINT" "$TABLE"),ACCESS_TOKEN_TTL_SECONDS=3600,DYNAMODB_CALL_LOG=$DYNAMODB_CALL_LOG" >target/watch.log 2>&1 &
 WATCH_PID=$!
 wait_for "http://127.0.0.1:$API_PORT/health" 300 || { tail -50 target/watch.log; exit 1; }
+# The template's other triggers, as in `make dev` (the dispatcher every minute); its log shows each
+# invocation and the dispatcher's report.
+python3 scripts/triggers.py run --api "http://127.0.0.1:$API_PORT" >target/triggers.log 2>&1 &
+TRIGGERS_PID=$!
 python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log
 e2e_passed=$(grep -Eo '^e2e: [0-9]+ passed' target/e2e.log | awk '{print $2}')
 
 step "contract: Postman collection (newman) and Schemathesis against the same API"
 scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/contract.log
 newman_passed=$(grep -Eo '^newman: [0-9]+ passed' target/contract.log | awk '{print $2}')
-printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed))"
+
+step "logs: nothing secret in the functions' logs at LOG_LEVEL=debug, the most the template allows"
+# The API's run is over: stop it (and the trigger runner) before the last two stages.
+kill -- -"$WATCH_PID" 2>/dev/null || true; kill "$TRIGGERS_PID" 2>/dev/null || true
+WATCH_PID="" TRIGGERS_PID=""
+python3 scripts/check-logs.py target/watch.log target/triggers.log --secret "correct horse battery" \
+  --secret e2e-admin-password --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^JWT_SECRET=//p')"
+
+step "permissions: every recorded DynamoDB call against its caller's policy, and every grant used"
+cargo run --quiet -p habit-tests --bin permissions -- "$DYNAMODB_CALL_LOG" | tee target/permissions.log
+permissions_passed=$(grep -Eo '^permissions: [0-9]+ passed' target/permissions.log | awk '{print $2}')
+
+step "deploy rehearsal (make deploy-check): release arm64 zips, sam validate --lint, SAM transform, the stack on moto"
+make --no-print-directory deploy-check | tee target/deploy-check.log
+deploy_passed=$(grep -Eo '^deploy-check: [0-9]+ passed' target/deploy-check.log | awk '{print $2}')
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed + permissions_passed + deploy_passed))"

@@ -4,10 +4,11 @@
 //! `scripts/dev.sh` / the test harness locally). A missing or malformed variable fails at start
 //! with a message naming it, never later in a request.
 
+use crate::signing::SigningKeys;
 use std::{collections::HashMap, time::Duration};
 
-/// Minimum length of the signing secret in bytes: HS256 keys shorter than the hash are weak.
-pub const MIN_SECRET_LEN: usize = 32;
+/// The variable naming the Secrets Manager secret that holds the signing keys (in AWS).
+pub const SIGNING_KEYS_SECRET_VAR: &str = "SIGNING_KEYS_SECRET_ARN";
 
 #[derive(Clone)]
 pub struct Config {
@@ -15,8 +16,8 @@ pub struct Config {
     pub table_name: String,
     /// Local endpoint (DynamoDB Local); `None` in the cloud.
     pub dynamodb_endpoint: Option<String>,
-    /// Secret for HS256 access tokens and (derived) cursor signatures.
-    pub jwt_secret: Vec<u8>,
+    /// The keys of HS256 access tokens and (derived) cursor signatures.
+    pub signing_keys: SigningKeys,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
@@ -29,7 +30,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("dynamodb_endpoint", &self.dynamodb_endpoint)
-            .field("jwt_secret", &"<redacted>")
+            .field("signing_keys", &self.signing_keys)
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_audience", &self.jwt_audience)
             .field("access_token_ttl", &self.access_token_ttl)
@@ -47,10 +48,37 @@ pub enum ConfigError {
     Malformed { name: &'static str, reason: String },
 }
 
+/// `LOG_LEVEL`: `error`, `warn`, `info` (when unset) or `debug`. Not `trace`: at that level the
+/// Lambda runtime logs whole events, passwords and tokens included.
+pub fn log_level(value: Option<&str>) -> Result<tracing::Level, ConfigError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()).map(|v| (v, v.parse::<tracing::Level>())) {
+        None => Ok(tracing::Level::INFO),
+        Some((_, Ok(level))) if level != tracing::Level::TRACE => Ok(level),
+        Some((v, _)) => Err(ConfigError::Malformed {
+            name: "LOG_LEVEL",
+            reason: format!("expected one of error, warn, info, debug (trace would log secrets); got {v:?}"),
+        }),
+    }
+}
+
 impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&std::env::vars().collect())
+    /// Reads the process environment. With `SIGNING_KEYS_SECRET_ARN` set (in AWS), the signing
+    /// keys come from that Secrets Manager secret, read once here, instead of `JWT_KEYS`.
+    pub async fn from_env(sdk: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let mut vars: HashMap<String, String> = std::env::vars().collect();
+        if let Some(secret) = vars.get(SIGNING_KEYS_SECRET_VAR).filter(|v| !v.is_empty()) {
+            if ["JWT_KEYS", "JWT_SECRET"].iter().any(|k| vars.get(*k).is_some_and(|v| !v.is_empty())) {
+                return Err(ConfigError::Malformed {
+                    name: SIGNING_KEYS_SECRET_VAR,
+                    reason: "set SIGNING_KEYS_SECRET_ARN, or JWT_KEYS / JWT_SECRET, not both".into(),
+                });
+            }
+            let keys = crate::signing::fetch(sdk, secret)
+                .await
+                .map_err(|reason| ConfigError::Malformed { name: SIGNING_KEYS_SECRET_VAR, reason })?;
+            vars.insert("JWT_KEYS".into(), keys);
+        }
+        Self::from_vars(&vars)
     }
 
     /// Parses configuration from a map of variables (the environment, or a test's own map).
@@ -70,20 +98,21 @@ impl Config {
             }
         };
 
-        let jwt_secret = required("JWT_SECRET")?.into_bytes();
-        if jwt_secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::Malformed {
-                name: "JWT_SECRET",
-                reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
-            });
-        }
-        let log_level = match get("LOG_LEVEL") {
-            None => tracing::Level::INFO,
-            Some(v) => v.parse().map_err(|_| ConfigError::Malformed {
-                name: "LOG_LEVEL",
-                reason: format!("expected one of error, warn, info, debug, trace; got {v:?}"),
-            })?,
+        let signing_keys = match (get("JWT_KEYS"), get("JWT_SECRET")) {
+            (Some(json), None) => {
+                SigningKeys::parse(json).map_err(|reason| ConfigError::Malformed { name: "JWT_KEYS", reason })?
+            }
+            (None, Some(secret)) => SigningKeys::single(secret.as_bytes())
+                .map_err(|reason| ConfigError::Malformed { name: "JWT_SECRET", reason })?,
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Malformed {
+                    name: "JWT_KEYS",
+                    reason: "set JWT_KEYS or JWT_SECRET, not both".into(),
+                })
+            }
+            (None, None) => return Err(ConfigError::Missing("JWT_SECRET")),
         };
+        let log_level = log_level(get("LOG_LEVEL"))?;
         let dynamodb_endpoint = match get("DYNAMODB_ENDPOINT") {
             None => None,
             Some(v) if v.starts_with("http://") || v.starts_with("https://") => Some(v.to_owned()),
@@ -97,7 +126,7 @@ impl Config {
         Ok(Config {
             table_name: required("TABLE_NAME")?,
             dynamodb_endpoint,
-            jwt_secret,
+            signing_keys,
             jwt_issuer: get("JWT_ISSUER").unwrap_or("habit-tracker").to_owned(),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or("habit-tracker-api").to_owned(),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 3600)?,
@@ -139,6 +168,12 @@ mod tests {
         assert!(ttl.unwrap_err().to_string().contains("ACCESS_TOKEN_TTL_SECONDS"));
         let lvl = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", SECRET), ("LOG_LEVEL", "loud")]));
         assert!(lvl.unwrap_err().to_string().contains("LOG_LEVEL"));
+        let trace = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", SECRET), ("LOG_LEVEL", "trace")]));
+        assert!(trace.unwrap_err().to_string().contains("trace would log secrets"));
+        let both = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_SECRET", SECRET), ("JWT_KEYS", "{}")]));
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let bad_set = Config::from_vars(&vars(&[("TABLE_NAME", "t"), ("JWT_KEYS", "{\"active\": \"x\"}")]));
+        assert!(bad_set.unwrap_err().to_string().contains("JWT_KEYS"));
         let ep = Config::from_vars(&vars(&[
             ("TABLE_NAME", "t"),
             ("JWT_SECRET", SECRET),

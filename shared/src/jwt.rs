@@ -1,9 +1,10 @@
 //! Access tokens: HS256 JWTs with the algorithm pinned and `exp`, `nbf`, `iat`, `iss`, `aud`,
-//! `sub` required and checked. `ver` carries the user's token version, so bumping it (password
+//! `sub` required and checked, signed by the active key of the set and carrying its `kid`; any
+//! key of the set verifies (a rotation logs nobody out, see [`crate::signing`]). `ver` carries the user's token version, so bumping it (password
 //! change, role change, deactivation) revokes every token issued before.
 
 use crate::{config::Config, error::ApiError, models::Role};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -26,8 +27,11 @@ pub struct Claims {
 
 #[derive(Clone)]
 pub struct JwtKeys {
+    /// The active key's id (the `kid` header of every token issued).
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Every key of the set, by id.
+    decoding: Vec<(String, DecodingKey)>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -44,9 +48,11 @@ impl JwtKeys {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
+        let keys = &config.signing_keys;
         JwtKeys {
-            encoding: EncodingKey::from_secret(&config.jwt_secret),
-            decoding: DecodingKey::from_secret(&config.jwt_secret),
+            kid: keys.active.clone(),
+            encoding: EncodingKey::from_secret(keys.active_secret()),
+            decoding: keys.keys.iter().map(|(kid, secret)| (kid.clone(), DecodingKey::from_secret(secret))).collect(),
             validation,
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
@@ -67,15 +73,17 @@ impl JwtKeys {
             exp: now + self.ttl.as_secs(),
             jti: ulid::Ulid::new().to_string(),
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+        let header = Header { kid: Some(self.kid.clone()), ..Header::new(Algorithm::HS256) };
+        encode(&header, &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     /// Verifies signature, algorithm and every registered claim. Any failure is a 401 that does
     /// not say which check failed.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|_| ApiError::Unauthorized("invalid or expired access token"))
+        let invalid = || ApiError::Unauthorized("invalid or expired access token");
+        let kid = decode_header(token).map_err(|_| invalid())?.kid.ok_or_else(invalid)?;
+        let (_, key) = self.decoding.iter().find(|(k, _)| *k == kid).ok_or_else(invalid)?;
+        decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|_| invalid())
     }
 }
 

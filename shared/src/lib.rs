@@ -16,6 +16,7 @@ pub mod password;
 pub mod reminder_time;
 pub mod schedule;
 pub mod session;
+pub mod signing;
 pub mod state;
 pub mod storage;
 pub mod telemetry;

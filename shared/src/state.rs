@@ -26,15 +26,17 @@ impl AppState {
         AppState(Arc::new(Inner {
             db: Db::new(client, config.table_name.clone()),
             jwt: JwtKeys::new(&config),
-            cursors: CursorKey::derive(&config.jwt_secret),
+            cursors: CursorKey::derive(&config.signing_keys),
             config,
         }))
     }
 
-    /// Reads the configuration from the environment, sets up telemetry and builds the DynamoDB
-    /// client (no network call). A configuration error ends the process with a clear message.
+    /// Reads the configuration from the environment (and the signing keys from Secrets Manager
+    /// in AWS), sets up telemetry and builds the DynamoDB client. A configuration error ends the
+    /// process with a clear message.
     pub async fn from_env() -> Self {
-        let config = match Config::from_env() {
+        let sdk = crate::storage::sdk_config().await;
+        let config = match Config::from_env(&sdk).await {
             Ok(config) => config,
             Err(e) => {
                 eprintln!("configuration error: {e}");
@@ -42,7 +44,7 @@ impl AppState {
             }
         };
         crate::telemetry::init(config.log_level);
-        let client = crate::storage::client(config.dynamodb_endpoint.as_deref()).await;
+        let client = crate::storage::client(&sdk, config.dynamodb_endpoint.as_deref(), &config.table_name);
         AppState::new(config, client)
     }
 }

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::{types::AttributeValue, Client};
 use axum::{body::Body, http::Request, Router};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
-use shared::storage::counter::CallCounter;
+use shared::storage::counter::{CallCounter, CallRecorder};
 use shared::{config::Config, http::Route, models::Role, AppState};
 use std::{collections::HashMap, net::TcpStream, sync::OnceLock, time::Duration};
 use tower::ServiceExt;
@@ -19,7 +19,15 @@ pub const ISSUER: &str = "habit-tracker";
 pub const AUDIENCE: &str = "habit-tracker-api";
 pub const PASSWORD: &str = "correct horse battery";
 
-fn repo_root() -> std::path::PathBuf {
+/// The `kid` of the test key ([`SECRET`]), as the functions put it in every token's header.
+pub fn kid() -> String {
+    shared::signing::SigningKeys::single(SECRET.as_bytes()).expect("test key").active
+}
+
+pub mod iam;
+pub mod template;
+
+pub fn repo_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
@@ -53,20 +61,29 @@ pub fn endpoint() -> &'static str {
 
 /// A client of the test DynamoDB Local, counting the requests it sends.
 pub fn client(calls: &CallCounter) -> Client {
-    shared::storage::counter::local_client(endpoint(), calls)
+    shared::storage::counter::local_client(endpoint(), calls, None)
+}
+
+/// The client that the function (or tool) `caller` gets in a test world: counted like every
+/// client, and with `DYNAMODB_CALL_LOG` set (as `make test` does), each request's IAM action
+/// recorded under `caller` for the permission check (`--bin permissions`).
+pub fn client_of(caller: &str, table: &str, calls: &CallCounter) -> Client {
+    shared::storage::counter::local_client(endpoint(), calls, CallRecorder::from_env_as(caller, table))
 }
 
 pub fn config(table: &str) -> Config {
-    let vars: HashMap<String, String> = [
-        ("TABLE_NAME", table),
-        ("JWT_SECRET", SECRET),
-        ("JWT_ISSUER", ISSUER),
-        ("JWT_AUDIENCE", AUDIENCE),
-        ("DYNAMODB_ENDPOINT", endpoint()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    config_with(table, &[("JWT_SECRET", SECRET)])
+}
+
+/// The test configuration of `table` with the signing keys given by `keys` (`JWT_SECRET` or
+/// `JWT_KEYS`).
+pub fn config_with(table: &str, keys: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> =
+        [("TABLE_NAME", table), ("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE), ("DYNAMODB_ENDPOINT", endpoint())]
+            .iter()
+            .chain(keys)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
     Config::from_vars(&vars).expect("test config")
 }
 
@@ -103,8 +120,17 @@ macro_rules! function_defs {
 }
 function_defs!(auth, users, habits, categories, reminders, challenges);
 
-pub fn functions(state: &AppState) -> Vec<Function> {
-    FUNCTIONS.iter().map(|f| Function { name: f.name, routes: (f.routes)(), router: (f.app)(state.clone()) }).collect()
+/// Every function of a world on `table` with `config`, each with a client of its own (see
+/// [`client_of`]).
+pub fn functions(config: &Config, calls: &CallCounter) -> Vec<Function> {
+    let table = &config.table_name;
+    FUNCTIONS
+        .iter()
+        .map(|f| {
+            let state = AppState::new(config.clone(), client_of(f.name, table, calls));
+            Function { name: f.name, routes: (f.routes)(), router: (f.app)(state) }
+        })
+        .collect()
 }
 
 /// Every route of the API with the function serving it.
@@ -171,8 +197,11 @@ pub struct TestApp {
     pub client: Client,
     /// DynamoDB requests sent by the functions (and by the test's own reads).
     pub calls: CallCounter,
+    /// The test's own access to the world (setting up and reading back), not a function's.
     pub state: AppState,
     pub functions: Vec<Function>,
+    /// The table as the reminder dispatcher reaches it (its calls recorded as the dispatcher's).
+    pub dispatcher: shared::storage::Db,
 }
 
 impl TestApp {
@@ -186,8 +215,22 @@ impl TestApp {
         let client = client(&calls);
         shared::storage::table::create_table(&client, &table).await.expect("create table");
         let state = AppState::new(config(&table), client.clone());
-        let functions = functions(&state);
-        TestApp { table, client, calls, state, functions }
+        let functions = functions(&config(&table), &calls);
+        let dispatcher = shared::storage::Db::new(client_of("dispatcher", &table, &calls), table.clone());
+        TestApp { table, client, calls, state, functions, dispatcher }
+    }
+
+    /// The same world served by functions that sign and verify with the key set `keys_json`
+    /// (`JWT_KEYS`): the functions after a key rotation.
+    pub fn rekeyed(&self, keys_json: &str) -> TestApp {
+        TestApp {
+            table: self.table.clone(),
+            client: self.client.clone(),
+            calls: self.calls.clone(),
+            state: self.state.clone(),
+            functions: functions(&config_with(&self.table, &[("JWT_KEYS", keys_json)]), &self.calls),
+            dispatcher: self.dispatcher.clone(),
+        }
     }
 
     /// Sends a request to the function API Gateway would route it to.

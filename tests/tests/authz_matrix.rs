@@ -197,7 +197,7 @@ async fn objects_of(app: &TestApp, s: &Session, today: &str) -> Objects {
 async fn notify(app: &TestApp, users: [(&Session, &mut Objects); 2]) {
     let r = ok(app, "GET", "/reminders", &users[0].0.access, None).await;
     let at: DateTime<Utc> = r["items"][0]["next_fire_at"].as_str().unwrap().parse().unwrap();
-    let report = dispatcher::dispatch(&app.state.db, &dispatcher::DispatchConfig::default(), at, None).await.unwrap();
+    let report = dispatcher::dispatch(&app.dispatcher, &dispatcher::DispatchConfig::default(), at, None).await.unwrap();
     assert_eq!(report.fired, 2, "{report:?}");
     for (s, objects) in users {
         let n = ok(app, "GET", "/me/notifications", &s.access, None).await;
@@ -215,7 +215,10 @@ fn expired_token(s: &Session) -> String {
     claims["nbf"] = json!(now - 3600);
     claims["exp"] = json!(now - 600);
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &jsonwebtoken::Header {
+            kid: Some(habit_tests::kid()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        },
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )

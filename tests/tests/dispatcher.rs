@@ -48,7 +48,7 @@ async fn armed(
 }
 
 async fn run(app: &TestApp, now: DateTime<Utc>) -> Report {
-    dispatch(&app.state.db, &DispatchConfig::default(), now, None).await.unwrap()
+    dispatch(&app.dispatcher, &DispatchConfig::default(), now, None).await.unwrap()
 }
 
 async fn reminder_now(app: &TestApp, r: &ReminderItem) -> ReminderItem {
@@ -128,12 +128,12 @@ async fn the_same_event_twice_fires_once() {
     .unwrap();
     let now = r.next_fire_at.unwrap();
     let cfg = DispatchConfig::default();
-    let first = handle_event(&app.state.db, &cfg, &event, now, None).await.unwrap();
-    let second = handle_event(&app.state.db, &cfg, &event, now, None).await.unwrap();
+    let first = handle_event(&app.dispatcher, &cfg, &event, now, None).await.unwrap();
+    let second = handle_event(&app.dispatcher, &cfg, &event, now, None).await.unwrap();
     assert_eq!((first.fired, second.fired), (1, 0));
     assert_eq!(app.count("Notification").await, 1);
     let not_scheduled = json!({"source": "aws.s3", "detail-type": "Object Created"});
-    assert!(handle_event(&app.state.db, &cfg, &not_scheduled, now, None).await.is_err());
+    assert!(handle_event(&app.dispatcher, &cfg, &not_scheduled, now, None).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,6 +3,7 @@
 //! creates must be the one the template declares. cfn-lint does not catch a misspelled `!Ref`
 //! inside a policy, an unknown runtime or a bad schedule expression, so those are checked here.
 
+use habit_tests::template::{functions, template, untag};
 use serde_yaml::Value as Y;
 use shared::storage::table;
 use std::collections::BTreeSet;
@@ -13,14 +14,6 @@ type RouteSet = BTreeSet<(String, String)>; // (function, path): every method of
 const CATCH_ALL: &str = "/{*path}";
 /// The function that answers every path no route matches (a problem+json 404).
 const FALLBACK_FUNCTION: &str = "auth";
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn template() -> Y {
-    serde_yaml::from_str(&std::fs::read_to_string(root().join("infra/template.yaml")).unwrap()).unwrap()
-}
 
 /// Paths declared in code, with the binary that serves them, and the catch-all.
 fn code_routes() -> RouteSet {
@@ -37,23 +30,6 @@ fn a_path_is_served_by_one_function() {
         let first = by_path.entry(r.path).or_insert(f);
         assert_eq!(*first, f, "{} is served by two functions", r.path);
     }
-}
-
-fn untag(v: &Y) -> &Y {
-    match v {
-        Y::Tagged(t) => &t.value,
-        other => other,
-    }
-}
-
-fn functions(t: &Y) -> Vec<(String, &Y)> {
-    t["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
-        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r))
-        .collect()
 }
 
 #[test]
@@ -81,7 +57,8 @@ fn template_routes_match_code_routes() {
 
 #[test]
 fn local_router_matches_code_routes() {
-    let cargo: toml::Table = std::fs::read_to_string(root().join("Cargo.toml")).unwrap().parse().unwrap();
+    let cargo: toml::Table =
+        std::fs::read_to_string(habit_tests::repo_root().join("Cargo.toml")).unwrap().parse().unwrap();
     let router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"].as_table().expect("watch router");
     let mut local = RouteSet::new();
     for (path, function) in router {
@@ -112,7 +89,10 @@ fn every_function_binary_exists_and_runs_on_al2023_arm64() {
         assert_eq!(get("Architectures")[0].as_str(), Some("arm64"), "{name}");
         assert_eq!(f["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
         let binary = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
-        assert!(root().join("functions").join(binary).join("src/main.rs").exists(), "{name}: no crate for {binary}");
+        assert!(
+            habit_tests::repo_root().join("functions").join(binary).join("src/main.rs").exists(),
+            "{name}: no crate for {binary}"
+        );
     }
 }
 
@@ -251,4 +231,95 @@ fn dispatcher_is_scheduled_every_minute_with_a_dead_letter_queue_and_alarm() {
     assert!(alarmed, "no alarm on {dlq}");
     // Whole-minute fire times fit well inside the timeout.
     assert!(f["Properties"]["Timeout"].as_u64().unwrap() < 60);
+}
+
+/// At `trace` the Lambda runtime logs whole events (passwords, tokens): not a level the stack
+/// may be deployed with, nor one the functions start with.
+#[test]
+fn trace_logging_is_not_allowed() {
+    let t = template();
+    let levels: Vec<&str> = t["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(!levels.is_empty() && !levels.contains(&"trace"), "{levels:?}");
+    assert!(levels.contains(&t["Parameters"]["LogLevel"]["Default"].as_str().unwrap()));
+}
+
+/// The signing keys live in a Secrets Manager secret that the stack creates; no function gets a
+/// key in a plain environment variable, and every function that checks tokens names the secret.
+#[test]
+fn signing_keys_come_from_secrets_manager_not_the_environment() {
+    let t = template();
+    let global = &t["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(global.get("JWT_SECRET").is_none() && global.get("JWT_KEYS").is_none());
+    for (name, f) in functions(&t) {
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        assert!(vars.get("JWT_SECRET").is_none() && vars.get("JWT_KEYS").is_none(), "{name}: a key in the environment");
+        let binary = habit_tests::template::binary(f).unwrap();
+        let secret = vars.get(shared::config::SIGNING_KEYS_SECRET_VAR).map(|v| untag(v).as_str().unwrap().to_owned());
+        if habit_tests::FUNCTIONS.iter().any(|h| h.name == binary) {
+            let secret = secret.unwrap_or_else(|| panic!("{name} checks tokens but names no key secret"));
+            assert_eq!(t["Resources"][secret.as_str()]["Type"], "AWS::SecretsManager::Secret", "{name}");
+            assert!(vars.get("SIGNING_KEYS_VERSION").is_some(), "{name}: a rotation must restart it");
+        } else {
+            assert!(secret.is_none(), "{name} does not check tokens and must not read the keys");
+        }
+    }
+    assert!(t["Parameters"].get("JwtSecret").is_none(), "no key as a stack parameter");
+}
+
+/// The routes that hash passwords or mint sessions are throttled tighter than the stage.
+#[test]
+fn auth_routes_are_throttled_tighter_than_the_stage() {
+    let t = template();
+    let api = &t["Resources"]["HttpApi"]["Properties"];
+    let default = |p: &str| {
+        t["Parameters"][untag(&api["DefaultRouteSettings"][p]).as_str().unwrap()]["Default"].as_u64().unwrap()
+    };
+    for route in ["ANY /auth/register", "ANY /auth/login", "ANY /auth/refresh"] {
+        let s = &api["RouteSettings"][route];
+        for p in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+            let limit = t["Parameters"][untag(&s[p]).as_str().unwrap_or_else(|| panic!("{route}: no {p}"))]["Default"]
+                .as_u64()
+                .unwrap();
+            assert!(limit > 0 && limit < default(p), "{route}: {p} {limit} is not below the stage's {}", default(p));
+        }
+    }
+    // Every route setting names a route the API has.
+    let routes = api["RouteSettings"].as_mapping().unwrap();
+    let paths: BTreeSet<String> = code_routes().into_iter().map(|(_, p)| format!("ANY {p}")).collect();
+    assert!(routes.keys().all(|k| paths.contains(k.as_str().unwrap())), "{routes:?}");
+}
+
+/// Login floods (argon2 work) must not take every concurrent execution of the account, and a
+/// traffic peak must not keep the dispatcher from firing.
+#[test]
+fn auth_and_the_dispatcher_have_reserved_concurrency() {
+    let t = template();
+    for binary in ["auth", "dispatcher"] {
+        let (name, f) =
+            functions(&t).into_iter().find(|(_, f)| habit_tests::template::binary(f) == Some(binary)).unwrap();
+        let reserved = &f["Properties"]["ReservedConcurrentExecutions"];
+        let Y::Tagged(choice) = reserved else { panic!("{name}: no reserved concurrency") };
+        let branches = choice.value.as_sequence().unwrap();
+        let param = untag(&branches[1]).as_str().unwrap();
+        assert!(t["Parameters"][param]["Default"].as_u64().unwrap() > 0, "{name}: reserved by default");
+        assert_eq!(untag(&branches[2]).as_str(), Some("AWS::NoValue"), "{name}: otherwise unset");
+        // The condition is `!Not [!Equals [!Ref <param>, 0]]`: 0 leaves it unset.
+        let not = untag(&t["Conditions"][branches[0].as_str().unwrap()]).as_sequence().unwrap();
+        let equals = untag(&not[0]).as_sequence().unwrap();
+        assert_eq!((untag(&equals[0]).as_str(), equals[1].as_u64()), (Some(param), Some(0)), "{name}");
+    }
+}
+
+/// A dispatcher run that cannot believe its deadline works as long as the template lets it.
+#[test]
+fn the_dispatcher_fallback_timeout_is_the_template_timeout() {
+    let t = template();
+    let (_, f) =
+        functions(&t).into_iter().find(|(_, f)| habit_tests::template::binary(f) == Some("dispatcher")).unwrap();
+    assert_eq!(f["Properties"]["Timeout"].as_u64(), Some(dispatcher::FALLBACK_TIMEOUT.as_secs()));
 }

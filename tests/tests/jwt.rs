@@ -15,8 +15,17 @@ fn good_claims(s: &Session) -> Value {
     json!({"sub": s.user_id, "role": "user", "ver": 0, "iss": ISSUER, "aud": AUDIENCE, "iat": n, "nbf": n, "exp": n + 300, "jti": "j"})
 }
 
+/// Signs as the functions do: the test key's `kid` in the header.
 fn sign(claims: &Value, alg: Algorithm, secret: &[u8]) -> String {
-    encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
+    sign_as(Some(habit_tests::kid()), claims, alg, secret)
+}
+
+fn sign_as(kid: Option<String>, claims: &Value, alg: Algorithm, secret: &[u8]) -> String {
+    encode(&Header { kid, ..Header::new(alg) }, claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+fn kid_of(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).unwrap().kid
 }
 
 fn with(claims: &Value, f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
@@ -40,6 +49,8 @@ async fn forged_and_malformed_tokens_are_401() {
     let cases: Vec<(&str, String)> = vec![
         ("alg none", format!("{header_none}.{payload}.")),
         ("wrong key", sign(&good, Algorithm::HS256, b"another-secret-another-secret-another")),
+        ("no kid", sign_as(None, &good, Algorithm::HS256, key)),
+        ("unknown kid", sign_as(Some("other".into()), &good, Algorithm::HS256, key)),
         ("other algorithm (HS512)", sign(&good, Algorithm::HS512, key)),
         ("other algorithm (HS384)", sign(&good, Algorithm::HS384, key)),
         (
@@ -232,4 +243,36 @@ async fn tokens_issued_before_a_password_change_deactivation_or_role_change_are_
         }
         app.get("/me", &s.access).await.problem(401);
     }
+}
+
+/// A key rotation: a token signed with the old key is still accepted once a new key is added
+/// (and made active), and refused once the old key is removed; tokens carry their key's `kid`.
+#[tokio::test]
+async fn a_key_rotation_logs_nobody_out_and_a_removed_key_verifies_nothing() {
+    let app = TestApp::spawn().await;
+    let s = app.register("rotating").await;
+    let (old, new) = (habit_tests::kid(), "2026-12");
+    assert_eq!(kid_of(&s.access).as_deref(), Some(old.as_str()));
+    let new_secret = "rotated-secret-rotated-secret-rotated-0";
+
+    let during = app.rekeyed(&json!({"active": new, old.as_str(): SECRET, new: new_secret}).to_string());
+    assert_eq!(during.get("/me", &s.access).await.status, 200, "the old key still verifies");
+    let fresh = during.login("rotating").await;
+    assert_eq!(kid_of(&fresh.access).as_deref(), Some(new), "the active key signs");
+    assert_eq!(app.get("/me", &fresh.access).await.status, 401, "a function without the new key refuses it");
+
+    let after = app.rekeyed(&json!({"active": new, new: new_secret}).to_string());
+    after.get("/me", &s.access).await.problem(401);
+    assert_eq!(after.get("/me", &fresh.access).await.status, 200);
+    // A page begun before the old key was removed: its cursor was signed with the old key.
+    let admin = app.admin("rotadmin").await;
+    for name in ["rotuser1", "rotuser2"] {
+        app.register(name).await;
+    }
+    let page = app.get("/users?limit=1", &admin.access).await;
+    let cursor = page.body["next_cursor"].as_str().expect("a next page").to_owned();
+    let admin_after = after.login("rotadmin").await;
+    let path = format!("/users?limit=1&cursor={cursor}");
+    assert_eq!(during.get(&path, &during.login("rotadmin").await.access).await.status, 200);
+    after.get(&path, &admin_after.access).await.names_field("cursor");
 }

@@ -164,7 +164,7 @@ async fn notifications_newest_first_mark_read_and_read_all() {
     // Three days of firing: run the dispatcher at each due time.
     let mut at: DateTime<Utc> = r["next_fire_at"].as_str().unwrap().parse().unwrap();
     for _ in 0..3 {
-        let report = dispatch(&app.state.db, &DispatchConfig::default(), at, None).await.unwrap();
+        let report = dispatch(&app.dispatcher, &DispatchConfig::default(), at, None).await.unwrap();
         assert_eq!(report.fired, 1, "{report:?}");
         at += Duration::days(1);
     }

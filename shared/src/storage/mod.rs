@@ -30,14 +30,24 @@ pub struct Db {
     pub table: String,
 }
 
-/// Builds the DynamoDB client once, at start-up, without network calls: credentials are
-/// resolved lazily on the first request. `endpoint` points at DynamoDB Local.
-pub async fn client(endpoint: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+/// The AWS SDK's configuration from the environment (region, credentials), once per process,
+/// without network calls: credentials are resolved lazily on the first request.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+}
+
+/// Builds the DynamoDB client once, at start-up. `endpoint` points at DynamoDB Local. `table` is
+/// the caller's own table: with `DYNAMODB_CALL_LOG` set (tests only), every request's IAM action
+/// is recorded ([`counter::CallRecorder`]).
+pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, table: &str) -> Client {
+    let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = endpoint {
-        loader = loader.endpoint_url(endpoint);
+        conf = conf.endpoint_url(endpoint);
     }
-    Client::new(&loader.load().await)
+    if let Some(recorder) = counter::CallRecorder::from_env(table) {
+        conf = conf.interceptor(recorder);
+    }
+    Client::from_conf(conf.build())
 }
 
 /// Maps any SDK failure: throttling and transport problems are retryable (503), a failed

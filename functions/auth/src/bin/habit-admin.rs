@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
         return usage();
     };
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
-    let client = shared::storage::client(endpoint.as_deref()).await;
+    let client = shared::storage::client(&shared::storage::sdk_config().await, endpoint.as_deref(), &table);
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => match shared::storage::table::create_table(&client, &table).await {
             Ok(()) => {
