@@ -147,6 +147,7 @@ EXPECTED_RESOURCE_COUNTS = {
     "AWS::SQS::QueuePolicy": 1,
     "AWS::CloudWatch::Alarm": 2,
     "AWS::SecretsManager::Secret": 1,
+    "AWS::Lambda::EventInvokeConfig": 1,
 }
 
 # Resource types moto may skip that this script checks in the translated template instead.
@@ -156,6 +157,7 @@ TEMPLATE_CHECKED_TYPES = {
     "AWS::CloudWatch::Alarm",
     "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::Secret",
+    "AWS::Lambda::EventInvokeConfig",
 }
 # Properties moto accepts but does not apply (measured with moto 5.2.5): checked in the translated
 # template; what the emulator reports is shown for information.
@@ -673,6 +675,7 @@ def template_checks(report: Report, translated: dict) -> None:
         ("SQS queue policy (AWS::SQS::QueuePolicy)", check_queue_policy),
         ("CloudWatch alarms (AWS::CloudWatch::Alarm)", check_alarms),
         ("signing keys (AWS::SecretsManager::Secret)", check_signing_keys),
+        ("dispatcher retries (AWS::Lambda::EventInvokeConfig)", check_event_invoke_config),
     ]
     for area, check in groups:
         report.guarded(T, area, check, translated, fids)
@@ -801,6 +804,18 @@ def check_queue_policy(report: Report, area: str, translated: dict, fids: dict[s
         cond = allowing[0].get("Condition", {})
         has_source = any("aws:SourceArn" in v for v in cond.values())
         report.check(TEMPLATE, area, "restricted by aws:SourceArn (confused deputy)", has_source)
+
+
+# Lambda's own retries of a failed scheduled run: one, within two minutes (a later run supersedes it).
+EXPECTED_EVENT_INVOKE_CONFIG = {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 120}
+
+
+def check_event_invoke_config(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
+    (_, config), = resources_of(translated, "AWS::Lambda::EventInvokeConfig").items()
+    p = config["Properties"]
+    report.equal(TEMPLATE, area, "applies to the dispatcher", p.get("FunctionName"), {"Ref": fids[SCHEDULED_BINARY]})
+    for name, want in EXPECTED_EVENT_INVOKE_CONFIG.items():
+        report.equal(TEMPLATE, area, name, p.get(name), want)
 
 
 def check_alarms(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
