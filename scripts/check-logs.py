@@ -15,7 +15,8 @@ PATTERNS = {
     "an access token (JWT)": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),
     "a refresh token": re.compile(r"rt1\.[0-9A-Za-z]{26}\.[0-9A-Za-z]{26}\.[A-Za-z0-9_-]{43}"),
     "a password hash": re.compile(r"\$argon2(id|i|d)\$"),
-    "a password field with its value": re.compile(r"""["']?password["']?\s*[:=]\s*["'][^"']+["']""", re.I),
+    # `"password": "..."`, also inside an escaped JSON string (`\"password\":\"...\"`).
+    "a password field with its value": re.compile(r"""password\\*["']?\s*[:=]\s*\\*["'][^"'\\]+""", re.I),
 }
 
 
