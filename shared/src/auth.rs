@@ -59,3 +59,29 @@ impl FromRequestParts<AppState> for AdminUser {
         Ok(AdminUser(caller))
     }
 }
+
+/// Re-authentication for sensitive changes (a new e-mail, a new password, deleting the account):
+/// the caller's current password, throttled like a login (per account and per source address),
+/// so a stolen access token alone cannot take the account over, and cannot be used to guess the
+/// password quickly. A wrong or missing password is a 400 naming `current_password`.
+pub async fn confirm_password(
+    state: &AppState,
+    source: &crate::http::SourceIp,
+    me: &AuthUser,
+    candidate: Option<String>,
+) -> Result<(), ApiError> {
+    let Some(candidate) = candidate else {
+        return Err(ApiError::invalid("current_password", "is required for this change"));
+    };
+    if candidate.chars().count() > crate::domain::Password::MAX {
+        return Err(ApiError::invalid("current_password", "is incorrect"));
+    }
+    let now = crate::jwt::now_epoch() as i64;
+    let key = crate::storage::throttle::identifier_key(&format!("USER#{}", me.id()));
+    let throttle = state.db.get(&key, true).await?;
+    tokio::try_join!(source.reserve(state), state.db.reserve_login_attempt(&key, throttle.as_ref(), now))?;
+    if !crate::password::verify(candidate, Some(me.user.password_hash.clone())).await? {
+        return Err(ApiError::invalid("current_password", "is incorrect"));
+    }
+    state.db.clear_login_failures(&key).await
+}

@@ -22,6 +22,10 @@ pub struct Config {
     pub jwt_audience: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// A session ends this long after its login however often it is refreshed.
+    pub session_max_age: Duration,
+    /// Password checks one source address may cause per 5 minutes (`LOGIN_SOURCE_ATTEMPTS`).
+    pub login_source_attempts: u32,
     pub log_level: tracing::Level,
 }
 
@@ -35,6 +39,8 @@ impl std::fmt::Debug for Config {
             .field("jwt_audience", &self.jwt_audience)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("session_max_age", &self.session_max_age)
+            .field("login_source_attempts", &self.login_source_attempts)
             .field("log_level", &self.log_level)
             .finish()
     }
@@ -85,18 +91,20 @@ impl Config {
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &'static str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
         let required = |name: &'static str| get(name).map(str::to_owned).ok_or(ConfigError::Missing(name));
-        let seconds = |name: &'static str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+        let whole = |name: &'static str, default: u64, max: u64, unit: &str| -> Result<u64, ConfigError> {
             match get(name) {
-                None => Ok(Duration::from_secs(default)),
+                None => Ok(default),
                 Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
                     _ => Err(ConfigError::Malformed {
                         name,
-                        reason: format!("expected whole seconds from 1 to {max}, got {v:?}"),
+                        reason: format!("expected whole {unit} from 1 to {max}, got {v:?}"),
                     }),
                 },
             }
         };
+        let seconds =
+            |name: &'static str, default: u64, max: u64| whole(name, default, max, "seconds").map(Duration::from_secs);
 
         let signing_keys = match (get("JWT_KEYS"), get("JWT_SECRET")) {
             (Some(json), None) => {
@@ -131,6 +139,8 @@ impl Config {
             jwt_audience: get("JWT_AUDIENCE").unwrap_or("habit-tracker-api").to_owned(),
             access_token_ttl: seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 3600)?,
             refresh_token_ttl: seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 90 * 24 * 3600)?,
+            session_max_age: seconds("SESSION_MAX_AGE_SECONDS", 90 * 24 * 3600, 365 * 24 * 3600)?,
+            login_source_attempts: whole("LOGIN_SOURCE_ATTEMPTS", 100, 1_000_000, "attempts")? as u32,
             log_level,
         })
     }

@@ -35,7 +35,8 @@ impl Username {
 }
 
 /// An e-mail address, checked for shape (one `@`, a dotted domain, no spaces), at most 254
-/// characters, stored lower-case.
+/// characters, stored in Unicode NFKC form and lower-case (so `ａlice@Example.com`, with a
+/// full-width `ａ`, is `alice@example.com`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -44,7 +45,8 @@ impl Email {
     pub const MAX: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let s = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let s = raw.trim().nfkc().collect::<String>().to_lowercase();
         if s.is_empty() || s.len() > Self::MAX {
             return Err(format!("must be 1 to {} characters", Self::MAX));
         }
@@ -75,6 +77,17 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// What the address looks like, for uniqueness: its Unicode confusable skeleton (UTS #39),
+    /// under which `аlice@example.com` (with a Cyrillic `а`) is `alice@example.com`.
+    pub fn skeleton(&self) -> String {
+        skeleton(&self.0)
+    }
+}
+
+/// The UTS #39 confusable skeleton of an already-normalized address (see [`Email::skeleton`]).
+pub fn skeleton(email: &str) -> String {
+    unicode_security::confusable_detection::skeleton(email).collect()
 }
 
 /// A phone number in E.164 form: `+` then 8 to 15 digits (spaces, dashes and brackets accepted

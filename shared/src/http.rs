@@ -342,6 +342,55 @@ pub fn page_size(limit: Option<i64>) -> Result<i32, ApiError> {
     }
 }
 
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`), for per-source
+/// limits. `None` where no API Gateway stands in front (a router called directly in a test).
+pub struct SourceIp(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use lambda_http::request::RequestContext;
+        let ip = parts.extensions.get::<RequestContext>().and_then(|context| match context {
+            RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        });
+        Ok(SourceIp(ip.filter(|ip| !ip.is_empty())))
+    }
+}
+
+impl SourceIp {
+    /// Counts one password check from this source (a no-op without a known source): see
+    /// [`crate::storage::throttle`].
+    pub async fn reserve(&self, state: &AppState) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(ip) => {
+                let now = crate::jwt::now_epoch() as i64;
+                state.db.reserve_source_attempt(ip, now, state.config.login_source_attempts).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+/// When a request handler should stop taking new work (long sweeps): shortly before the Lambda
+/// invocation's deadline ([`crate::deadline`]; 10 s, the template's timeout, when the deadline
+/// cannot be believed). `None` where no Lambda runtime stands behind (a test's router call).
+pub struct StopAt(pub Option<tokio::time::Instant>);
+
+/// The HTTP functions' timeout in `infra/template.yaml` (`Globals.Function.Timeout`).
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StopAt {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let context = parts.extensions.get::<lambda_http::Context>();
+        Ok(StopAt(context.map(|c| crate::deadline::stop_at(c.deadline, FUNCTION_TIMEOUT))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,8 +84,10 @@ pub fn username_guard(username: &str) -> Key {
     Key::new(format!("USERNAME#{username}"), GUARD_SK)
 }
 
+/// Guard item that makes an e-mail address unique by what it looks like: keyed by its confusable
+/// skeleton ([`crate::domain::skeleton`]), so a look-alike of a registered address is taken.
 pub fn email_guard(email: &str) -> Key {
-    Key::new(format!("EMAIL#{email}"), GUARD_SK)
+    Key::new(format!("EMAIL#{}", crate::domain::skeleton(email)), GUARD_SK)
 }
 
 pub const HABITS_GSI1PK: &str = "HABITS";
@@ -160,6 +162,26 @@ pub fn category_name_guard(lower_name: &str) -> Key {
 }
 
 /// The login-throttle item of a subject (`USER#<id>`, or the identifier when no account has it).
+/// GSI1 partition of the accounts whose items are still being swept after deletion.
+pub const SWEEPS_GSI1PK: &str = "SWEEPS";
+
+/// The marker of an account being swept (`USER#<id> / DELETING`): written in the transaction that
+/// deletes the account, removed with the last of its items.
+pub fn sweep_marker(user_id: &str) -> Key {
+    Key::new(user_pk(user_id), "DELETING")
+}
+
+/// A user's counts for the per-user limits (`crate::storage::limits`).
+pub fn limits(user_id: &str) -> Key {
+    Key::new(user_pk(user_id), "LIMITS")
+}
+
+/// The number of active admins (`active_admins`), kept in the same transaction as every change
+/// that makes or unmakes one, so that no pair of concurrent changes can leave none.
+pub fn admin_count() -> Key {
+    Key::new("ADMINS".into(), "COUNT")
+}
+
 pub fn login_throttle(subject: &str) -> Key {
     Key::new(format!("LOGIN#{subject}"), "THROTTLE")
 }

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod cursor;
+pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod http;

@@ -211,6 +211,16 @@ pub struct RefreshFamilyItem {
     pub current_hash: String,
     #[serde(default)]
     pub rotated_hashes: Vec<String>,
+    /// The hash the latest rotation replaced: presented again within the grace period (a client
+    /// that lost the answer and retries), it is answered once more instead of ending the session.
+    #[serde(default)]
+    pub previous_hash: Option<String>,
+    /// When the latest rotation happened (epoch seconds).
+    #[serde(default)]
+    pub rotated_at: i64,
+    /// The grace of the latest rotation has been used.
+    #[serde(default)]
+    pub grace_used: bool,
     /// The user's token version when the session began: a later bump ends the session.
     pub token_version: u64,
     pub created_at: DateTime<Utc>,

@@ -88,12 +88,24 @@ pub async fn hash(password: Password) -> Result<String, ApiError> {
 
 /// A hash of a random password, computed once: verifying against it when the user does not
 /// exist makes "unknown user" cost the same time as "wrong password".
+static DUMMY: OnceLock<String> = OnceLock::new();
+
 fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         let random: [u8; 24] = rand::random();
         hash_blocking(&format!("{random:?}")).expect("hashing a random password")
     })
+}
+
+/// Computes the dummy hash that unknown users are checked against, once per process: call it at
+/// start, so that the first login of an unknown user is not slower than the others.
+pub fn prepare_dummy() {
+    dummy_hash();
+}
+
+/// Whether [`prepare_dummy`] (or a first unknown-user login) has run in this process.
+pub fn dummy_ready() -> bool {
+    DUMMY.get().is_some()
 }
 
 /// Verifies `candidate` against `phc` (or against a dummy hash when `phc` is `None`), on the

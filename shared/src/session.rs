@@ -16,6 +16,10 @@ use sha2::{Digest, Sha256};
 
 const PREFIX: &str = "rt1";
 
+/// How long after a rotation the token it replaced is still answered once (a retry of a refresh
+/// whose answer was lost).
+pub const REFRESH_GRACE_SECS: i64 = 30;
+
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPair {
     pub access_token: String,
@@ -56,8 +60,11 @@ fn new_secret() -> String {
     B64.encode(rand::random::<[u8; 32]>())
 }
 
-fn refresh_expiry(state: &AppState) -> i64 {
-    (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64
+/// When a refresh token expires: after its idle lifetime, and never past the session's absolute
+/// lifetime counted from its login.
+fn refresh_expiry(state: &AppState, session_started: chrono::DateTime<chrono::Utc>) -> i64 {
+    let idle = (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64;
+    idle.min(session_started.timestamp() + state.config.session_max_age.as_secs() as i64)
 }
 
 fn pair(state: &AppState, user: &UserItem, family_id: &str, secret: &str) -> Result<TokenPair, ApiError> {
@@ -82,25 +89,39 @@ pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiEr
         family_id: family_id.clone(),
         current_hash: hash_secret(&secret),
         rotated_hashes: Vec::new(),
+        previous_hash: None,
+        rotated_at: 0,
+        grace_used: false,
         token_version: user.token_version,
         created_at: chrono::Utc::now(),
-        expires_at_epoch: refresh_expiry(state),
+        expires_at_epoch: 0,
     };
+    let family = RefreshFamilyItem { expires_at_epoch: refresh_expiry(state, family.created_at), ..family };
     state.db.create_refresh_family(&family).await?;
     pair(state, user, &family_id, &secret)
 }
 
 const INVALID: ApiError = ApiError::Unauthorized("invalid or expired refresh token");
 
-/// Exchanges a refresh token for a new pair; the presented token is spent.
+/// Exchanges a refresh token for a new pair; the presented token is spent. The token the latest
+/// rotation replaced is answered once more within [`REFRESH_GRACE_SECS`] (a retried refresh);
+/// any other spent token is reuse and ends the session.
 pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError> {
     let token = RefreshToken::parse(raw).ok_or(INVALID)?;
     let family = state.db.get_refresh_family(&token.user_id, &token.family_id).await?.ok_or(INVALID)?;
     let presented = token.hash();
-    if family.expires_at_epoch <= now_epoch() as i64 {
+    let now = now_epoch() as i64;
+    let absolute_end = family.created_at.timestamp() + state.config.session_max_age.as_secs() as i64;
+    if family.expires_at_epoch <= now || absolute_end <= now {
         return Err(INVALID);
     }
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), family.current_hash.as_bytes())) {
+    let same = |hash: &str| bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), hash.as_bytes()));
+    let current = same(&family.current_hash);
+    let retry = !current
+        && !family.grace_used
+        && now - family.rotated_at <= REFRESH_GRACE_SECS
+        && family.previous_hash.as_deref().is_some_and(same);
+    if !current && !retry {
         if family.rotated_hashes.iter().any(|h| h == &presented) {
             tracing::warn!(user_id = %token.user_id, family_id = %token.family_id, "refresh token reuse: family revoked");
             state.db.delete_refresh_family(&token.user_id, &token.family_id).await?;
@@ -112,13 +133,12 @@ pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError>
         return Err(INVALID);
     }
     let secret = new_secret();
-    state.db.rotate_refresh_family(&family, &hash_secret(&secret), refresh_expiry(state)).await.map_err(
-        |e| match e {
-            // Another request spent this token first: it is no longer valid for this one.
-            ApiError::Conflict { .. } => INVALID,
-            other => other,
-        },
-    )?;
+    let expires = refresh_expiry(state, family.created_at);
+    state.db.rotate_refresh_family(&family, &hash_secret(&secret), expires, now, retry).await.map_err(|e| match e {
+        // Another request spent this token first: it is no longer valid for this one.
+        ApiError::Conflict { .. } => INVALID,
+        other => other,
+    })?;
     pair(state, &user, &token.family_id, &secret)
 }
 

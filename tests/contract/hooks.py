@@ -48,6 +48,9 @@ CONTEXT_RULES = {
     # end_date not before start_date; dates fixed once someone joined
     "POST /challenges": {"end_date"},
     "PATCH /challenges/{id}": {"end_date", "start_date"},
+    # a new e-mail needs the caller's current password; deleting the account too
+    "PATCH /me": {"current_password"},
+    "DELETE /me": {"current_password"},
     "PATCH /me/profile": {"dob"},  # in the past
     "PUT /me/profile": {"dob"},
 }

@@ -166,8 +166,9 @@ check("refresh rotates", status == 200 and pair["refresh_token"] != login["refre
 problem("a spent refresh token is 401", call("POST", "/auth/refresh", {"refresh_token": login["refresh_token"]}), 401)
 status, _, _ = call("POST", "/auth/logout", {"refresh_token": reg["refresh_token"]})
 check("logout", status == 204)
-status, _, _ = call("DELETE", "/me", token=token)
-check("DELETE /me", status == 204)
+problem("DELETE /me without the current password is a 400", call("DELETE", "/me", {"current_password": "not it at all"}, token), 400)
+status, _, _ = call("DELETE", "/me", {"current_password": "correct horse battery"}, token)
+check("DELETE /me with the current password", status == 204)
 problem("the deleted user's token is 401", call("GET", "/me", token=token), 401)
 
 print(f"e2e: {passed} passed, {failed} failed")

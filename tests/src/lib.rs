@@ -233,6 +233,22 @@ impl TestApp {
         }
     }
 
+    /// Sends a request as API Gateway would deliver it from the client address `source_ip`
+    /// (its `requestContext.http.sourceIp`).
+    pub async fn call_from(&self, source_ip: &str, method: &str, path: &str, body: Option<Value>) -> Response {
+        use lambda_http::{aws_lambda_events::apigw::ApiGatewayV2httpRequestContext, request::RequestContext};
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(source_ip.to_owned());
+        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        req = req.extension(RequestContext::ApiGatewayV2(context));
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(req).await
+    }
+
     /// Sends a request to the function API Gateway would route it to.
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
         let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
@@ -294,6 +310,12 @@ impl TestApp {
         let r = self.call("POST", "/auth/login", None, Some(json!({"username": name, "password": PASSWORD}))).await;
         assert_eq!(r.status, 200, "{}", r.body);
         session_of(&r.body)
+    }
+
+    /// Writes `item` as it is, unconditionally (tests only: to place a world in a given state).
+    pub async fn put_item<T: serde::Serialize>(&self, item: &T) {
+        let item = shared::storage::to_item(item).expect("item");
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.expect("put");
     }
 
     /// Every item of the table (tests only: the API itself never scans).

@@ -379,3 +379,22 @@ async fn deleting_a_challenge_or_a_backing_habit_leaves_no_membership() {
     assert_eq!(app.count("Membership").await, 0);
     assert_eq!(app.get(&format!("/challenges/{c2}"), &s.access).await.body["participant_count"], 0);
 }
+
+/// The leaderboard and the participant list show the member's current username, not the one
+/// copied when they joined.
+#[tokio::test]
+async fn a_renamed_member_shows_the_new_name_on_the_leaderboard() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("judge").await;
+    let s = app.register("oldname").await;
+    let c = challenge(&app, &admin, "Rename", -5, 5).await;
+    let h = habit(&app, &s).await;
+    let r = app.call("POST", &format!("/challenges/{c}/join"), Some(&s.access), Some(json!({"habit_id": h}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = app.call("PATCH", "/me", Some(&s.access), Some(json!({"username": "newname"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let board = app.get(&format!("/challenges/{c}/leaderboard"), &s.access).await;
+    assert_eq!(board.body["items"][0]["username"], "newname", "{}", board.body);
+    let members = app.get(&format!("/challenges/{c}/participants"), &admin.access).await;
+    assert_eq!(members.body["items"][0]["username"], "newname", "{}", members.body);
+}

@@ -200,3 +200,77 @@ async fn notifications_newest_first_mark_read_and_read_all() {
     let ttl: i64 = n["expires_at_epoch"].as_n().unwrap().parse().unwrap();
     assert!(ttl > Utc::now().timestamp() + 29 * 86_400);
 }
+
+/// A delete whose clean-up was cut short (the habit and its entries gone, its reminders not) is
+/// finished by the retry, which answers 204; only then is the habit a 404.
+#[tokio::test]
+async fn a_retried_habit_delete_finishes_the_clean_up() {
+    let app = TestApp::spawn().await;
+    let s = app.register("retrier").await;
+    let h = habit(&app, &s).await;
+    reminder(&app, &s, json!({"habit_id": h, "reminder_time": "07:30", "repeat_days": ["mon"], "message": "m"})).await;
+    // The first attempt got as far as the habit item, then failed.
+    app.state.db.delete_existing(&shared::keys::habit(&s.user_id, &h)).await.unwrap();
+    assert_eq!(app.count("Reminder").await, 1);
+    let path = format!("/habits/{h}");
+    assert_eq!(app.call("DELETE", &path, Some(&s.access), None).await.status, 204);
+    assert_eq!(app.count("Reminder").await, 0, "the retry removed what was left");
+    app.call("DELETE", &path, Some(&s.access), None).await.problem(404);
+}
+
+/// A reminder created while its habit is being deleted is either swept with the habit or not
+/// written at all: never left behind for the dispatcher to cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reminders_created_racing_the_deletion_of_their_habit_leave_no_orphan() {
+    let app = TestApp::spawn().await;
+    let s = app.register("racer").await;
+    for _ in 0..10 {
+        let h = habit(&app, &s).await;
+        let body = json!({"habit_id": h, "reminder_time": "07:30", "repeat_days": ["mon"], "message": "m"});
+        let path = format!("/habits/{h}");
+        let (created, deleted) = tokio::join!(
+            app.call("POST", "/reminders", Some(&s.access), Some(body)),
+            app.call("DELETE", &path, Some(&s.access), None),
+        );
+        assert_eq!(deleted.status, 204, "{}", deleted.body);
+        assert!(created.status == 201 || created.status == 404, "{}: {}", created.status, created.body);
+        let page = app.get("/reminders", &s.access).await;
+        assert_eq!(page.body["items"], json!([]), "no reminder outlives its habit");
+    }
+    assert_eq!(app.count("Reminder").await, 0);
+}
+
+/// OWASP API4: one user keeps at most 200 habits and 50 reminders; past that a create is a 409
+/// naming the limit, and deleting makes room again (the counts follow deletes, sweeps included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_keeps_at_most_the_limit_of_habits_and_reminders() {
+    use shared::storage::limits::Counted;
+    let app = TestApp::spawn().await;
+    let s = app.register("collector").await;
+    let mut habits = Vec::new();
+    for chunk in 0..Counted::Habits.max() / 20 {
+        let made = futures::future::join_all((0..20).map(|_| habit(&app, &s))).await;
+        habits.extend(made);
+        assert_eq!(habits.len() as u32, (chunk + 1) * 20);
+    }
+    let body = json!({"title": "One more", "frequency": {"type": "daily"}, "start_date": "2026-01-01"});
+    let over = app.call("POST", "/habits", Some(&s.access), Some(body.clone())).await;
+    assert!(over.problem(409)["detail"].as_str().unwrap().contains("at most 200 habits"), "{}", over.body);
+    assert_eq!(app.count("Habit").await, 200);
+
+    let h = habits.pop().unwrap();
+    let rem = json!({"habit_id": h, "reminder_time": "07:30", "repeat_days": ["mon"], "message": "m"});
+    let made = futures::future::join_all((0..Counted::Reminders.max()).map(|_| reminder(&app, &s, rem.clone()))).await;
+    assert_eq!(made.len() as u32, Counted::Reminders.max());
+    let over = app.call("POST", "/reminders", Some(&s.access), Some(rem)).await;
+    assert!(over.problem(409)["detail"].as_str().unwrap().contains("at most 50 reminders"), "{}", over.body);
+    // Deleting the habit sweeps its 50 reminders and frees its place.
+    assert_eq!(app.call("DELETE", &format!("/habits/{h}"), Some(&s.access), None).await.status, 204);
+    let again = app.call("POST", "/habits", Some(&s.access), Some(body)).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let h2 = again.body["habit_id"].as_str().unwrap();
+    reminder(&app, &s, json!({"habit_id": h2, "reminder_time": "07:30", "repeat_days": ["mon"], "message": "m"})).await;
+    let one = app.get("/reminders", &s.access).await;
+    let id = one.body["items"][0]["reminder_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call("DELETE", &format!("/reminders/{id}"), Some(&s.access), None).await.status, 204);
+}

@@ -49,7 +49,7 @@ async fn patch_me_swaps_guards_in_one_transaction() {
             "PATCH",
             "/me",
             Some(&s.access),
-            Some(json!({"username": "Evelyn", "email": "evelyn@example.com", "phone": "+4930123456"})),
+            Some(json!({"username": "Evelyn", "email": "evelyn@example.com", "phone": "+4930123456", "current_password": PASSWORD})),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -66,7 +66,9 @@ async fn patch_me_swaps_guards_in_one_transaction() {
         .is_some());
     // The freed name can be registered again; the new one is taken.
     app.register("eve").await;
-    let taken = app.call("PATCH", "/me", Some(&s.access), Some(json!({"email": "eve@example.com"}))).await;
+    let taken = app
+        .call("PATCH", "/me", Some(&s.access), Some(json!({"email": "eve@example.com", "current_password": PASSWORD})))
+        .await;
     assert_eq!(taken.problem(409)["errors"][0]["field"], "email");
     // null removes the phone.
     let r = app.call("PATCH", "/me", Some(&s.access), Some(json!({"phone": null}))).await;
@@ -152,7 +154,7 @@ async fn delete_me_leaves_nothing_behind() {
     let before = app.items().await;
     let s = app.register("leaver").await;
     app.login("leaver").await; // a second session: two refresh families
-    let r = app.call("DELETE", "/me", Some(&s.access), None).await;
+    let r = app.call("DELETE", "/me", Some(&s.access), Some(json!({"current_password": PASSWORD}))).await;
     assert_eq!(r.status, 204);
     assert_eq!(app.items().await, before, "only the other user's items remain");
     app.get("/me", &s.access).await.problem(401);
@@ -170,7 +172,10 @@ async fn delete_me_with_more_items_than_one_transaction_holds() {
             .unwrap();
     }
     assert_eq!(app.count("RefreshFamily").await, 111);
-    assert_eq!(app.call("DELETE", "/me", Some(&s.access), None).await.status, 204);
+    assert_eq!(
+        app.call("DELETE", "/me", Some(&s.access), Some(json!({"current_password": PASSWORD}))).await.status,
+        204
+    );
     assert!(app.items().await.is_empty());
 }
 
@@ -299,7 +304,7 @@ async fn admin_patch_validation_and_self_protection() {
     app.call("PATCH", &own, Some(&admin.access), Some(json!({"is_active": false}))).await.problem(409);
     app.call("PATCH", &own, Some(&admin.access), Some(json!({"role": "user"}))).await.problem(409);
     app.call("DELETE", &own, Some(&admin.access), None).await.problem(409);
-    app.call("DELETE", "/me", Some(&admin.access), None).await.problem(409);
+    app.call("DELETE", "/me", Some(&admin.access), Some(json!({"current_password": PASSWORD}))).await.problem(409);
     assert_eq!(app.items().await, before);
 }
 
@@ -315,4 +320,96 @@ async fn admin_delete_removes_everything_of_the_user() {
     assert_eq!(left, 0);
     assert_eq!(app.count("UsernameGuard").await, 1);
     app.get("/me", &user.access).await.problem(401);
+}
+
+/// A stolen access token alone cannot take the account: a new e-mail and deleting the account
+/// need the current password, and guessing it through these routes is throttled like a login.
+#[tokio::test]
+async fn sensitive_changes_need_the_current_password_and_guessing_it_is_throttled() {
+    let app = TestApp::spawn().await;
+    let s = app.register("careful").await;
+    let t = Some(s.access.as_str());
+    app.call("PATCH", "/me", t, Some(json!({"email": "thief@example.com"}))).await.names_field("current_password");
+    app.call("PATCH", "/me", t, Some(json!({"email": "thief@example.com", "current_password": "a wrong guess"})))
+        .await
+        .names_field("current_password");
+    app.call("DELETE", "/me", t, Some(json!({"current_password": "a wrong guess"})))
+        .await
+        .names_field("current_password");
+    app.call("DELETE", "/me", t, None).await.problem(415);
+    // Other changes need nothing more.
+    assert_eq!(app.call("PATCH", "/me", t, Some(json!({"phone": "+4930123456"}))).await.status, 200);
+    // Guessing through the password change is counted with the rest: the 5 free failures are gone.
+    let change = |current: &str| json!({"current_password": current, "new_password": "a brand new passphrase"});
+    for _ in 0..3 {
+        app.call("PUT", "/me/password", t, Some(change("another wrong guess"))).await.names_field("current_password");
+    }
+    let r = app.call("PUT", "/me/password", t, Some(change(PASSWORD))).await;
+    r.problem(429);
+    assert!(r.headers.contains_key("retry-after"));
+    let user = app.state.db.get_user(&s.user_id, true).await.unwrap().unwrap();
+    assert_eq!(user.email, "careful@example.com", "nothing changed");
+}
+
+/// Two admins demoting (or deleting) each other at the same moment: one wins, and an active
+/// admin always remains (the count is kept in the same transactions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_admins_removing_each_other_at_once_leave_one_admin() {
+    for round in 0..5 {
+        let app = TestApp::spawn().await;
+        let (a, b) = (app.admin(&format!("ann{round}")).await, app.admin(&format!("bob{round}")).await);
+        let demote = json!({"role": "user"});
+        let (to_b, to_a) = (format!("/users/{}", b.user_id), format!("/users/{}", a.user_id));
+        let (ab, ba) = if round % 2 == 0 {
+            tokio::join!(
+                app.call("PATCH", &to_b, Some(&a.access), Some(demote.clone())),
+                app.call("PATCH", &to_a, Some(&b.access), Some(demote.clone())),
+            )
+        } else {
+            tokio::join!(
+                app.call("DELETE", &to_b, Some(&a.access), None),
+                app.call("DELETE", &to_a, Some(&b.access), None)
+            )
+        };
+        let won = [&ab, &ba].iter().filter(|r| r.status.is_success()).count();
+        assert!(won <= 1, "round {round}: both succeeded: {} / {}", ab.body, ba.body);
+        let admins: Vec<_> = app
+            .items()
+            .await
+            .into_iter()
+            .filter(|i| {
+                i.get("entity").and_then(|e| e.as_s().ok()).is_some_and(|e| e == "User")
+                    && i.get("role").and_then(|r| r.as_s().ok()).is_some_and(|r| r == "admin")
+                    && i.get("is_active").and_then(|a| a.as_bool().ok()).copied() == Some(true)
+            })
+            .collect();
+        assert!(!admins.is_empty(), "round {round}: no active admin left");
+        assert_eq!(admins.len(), 2 - won, "round {round}: the answers tell what happened");
+    }
+}
+
+/// Deleting an account that holds more than one request can remove: the account ends at once
+/// (tokens dead, name free), what is left is swept by the dispatcher's next runs, and nothing
+/// of it remains afterwards.
+#[tokio::test]
+async fn a_deletion_cut_short_by_its_deadline_is_finished_by_the_dispatcher() {
+    let app = TestApp::spawn().await;
+    app.register("stayer").await;
+    let before = app.items().await;
+    let s = app.register("bigleaver").await;
+    let user = app.state.db.get_user(&s.user_id, true).await.unwrap().unwrap();
+    for _ in 0..250 {
+        shared::session::start(&app.state, &user).await.unwrap();
+    }
+    app.state.db.delete_user(&user).await.unwrap();
+    // The request's time is up before any sweeping: the account is gone, its items are not.
+    assert!(!app.state.db.sweep_user(&s.user_id, Some(tokio::time::Instant::now())).await.unwrap());
+    app.get("/me", &s.access).await.problem(401);
+    assert!(app.items().await.len() > before.len() + 250);
+    let event = json!({"source": "aws.events", "detail-type": "Scheduled Event", "id": "sweep"});
+    let report =
+        dispatcher::handle_event(&app.dispatcher, &Default::default(), &event, chrono::Utc::now(), None).await.unwrap();
+    assert_eq!((report.accounts_swept, report.accounts_left), (1, 0));
+    assert_eq!(app.items().await, before, "nothing of the account remains");
+    app.register("bigleaver").await; // the name is free
 }

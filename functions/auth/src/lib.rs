@@ -4,19 +4,23 @@ use axum::{http::StatusCode, response::IntoResponse, Router};
 use serde::{Deserialize, Serialize};
 use shared::{
     domain::{Checker, Email, Password, Phone, Username},
-    http::Json,
+    http::{Json, SourceIp},
     keys,
     models::{ProfileItem, Role, UserItem, UserView},
     password, session,
     session::TokenPair,
+    storage::throttle,
     ApiError, ApiResult, AppState,
 };
 use utoipa::ToSchema;
 
 shared::routes![register, login, refresh, logout, health, openapi_json];
 
-/// The function's router, ready for `lambda_http::run` or a test's `oneshot`.
+/// The function's router, ready for `lambda_http::run` or a test's `oneshot`. Computes the
+/// dummy password hash now, at start, so that the first login of an unknown user takes no
+/// longer than any other.
 pub fn app(state: AppState) -> Router {
+    password::prepare_dummy();
     shared::http::finish(routes(), state)
 }
 
@@ -48,6 +52,14 @@ struct SessionBody {
     tokens: TokenPair,
 }
 
+/// A registration whose fields are valid; its password not hashed yet.
+pub struct Registration {
+    username: Username,
+    email: Email,
+    phone: Option<Phone>,
+    password: Password,
+}
+
 /// Checks a registration and builds the user it describes (the password hashed).
 pub async fn new_user(
     username: &str,
@@ -56,6 +68,11 @@ pub async fn new_user(
     password: &str,
     role: Role,
 ) -> ApiResult<UserItem> {
+    check_registration(username, email, phone, password)?.into_user(role).await
+}
+
+/// Checks every field of a registration (cheap: no hashing), naming each bad one.
+pub fn check_registration(username: &str, email: &str, phone: Option<&str>, password: &str) -> ApiResult<Registration> {
     let mut c = Checker::default();
     let username = c.check("username", Username::parse(username));
     let email = c.check("email", Email::parse(email));
@@ -68,28 +85,43 @@ pub async fn new_user(
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
         return Err(ApiError::internal("checker passed with missing values"));
     };
-    let hash = password::hash(password).await?;
-    Ok(UserItem::new(
-        ulid::Ulid::new().to_string(),
-        username.as_str().to_owned(),
-        email.as_str().to_owned(),
-        phone.map(|p| p.as_str().to_owned()),
-        hash,
-        role,
-        chrono::Utc::now(),
-    ))
+    Ok(Registration { username, email, phone, password })
+}
+
+impl Registration {
+    /// The user, with the password hashed (the expensive part).
+    pub async fn into_user(self, role: Role) -> ApiResult<UserItem> {
+        let hash = password::hash(self.password).await?;
+        Ok(UserItem::new(
+            ulid::Ulid::new().to_string(),
+            self.username.as_str().to_owned(),
+            self.email.as_str().to_owned(),
+            self.phone.map(|p| p.as_str().to_owned()),
+            hash,
+            role,
+            chrono::Utc::now(),
+        ))
+    }
 }
 
 /// Registers a new user and starts a session.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
     responses((status = 201, description = "The new user and their tokens", body = SessionBody),
         (status = 409, description = "The username or e-mail is taken; `errors` names which",
-            content_type = "application/problem+json", body = shared::error::Problem)))]
+            content_type = "application/problem+json", body = shared::error::Problem),
+        (status = 429, description = "Too many password checks from this address; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 async fn register(
     state: axum::extract::State<AppState>,
+    source: SourceIp,
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<impl IntoResponse> {
-    let user = new_user(&body.username, &body.email, body.phone.as_deref(), &body.password, Role::User).await?;
+    // Every cheap refusal first: the fields, then a taken name or e-mail, then the source's budget.
+    let registration = check_registration(&body.username, &body.email, body.phone.as_deref(), &body.password)?;
+    state.db.ensure_free(registration.username.as_str(), registration.email.as_str()).await?;
+    source.reserve(&state).await?;
+    let user = registration.into_user(Role::User).await?;
     state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
     let tokens = session::start(&state, &user).await?;
     Ok((StatusCode::CREATED, axum::Json(SessionBody { user: user.view(), tokens })))
@@ -136,17 +168,25 @@ const BAD_CREDENTIALS: ApiError = ApiError::Unauthorized("invalid credentials");
         (status = 200, description = "The user and their tokens", body = SessionBody),
         (status = 401, description = "Unknown user, wrong password or deactivated account",
             content_type = "application/problem+json", body = shared::error::Problem),
-        (status = 429, description = "Too many failed logins for this account; retry after `Retry-After` seconds",
+        (status = 429, description = "This identifier, or this address, must wait; retry after `Retry-After` seconds",
             content_type = "application/problem+json", body = shared::error::Problem,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
-async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<impl IntoResponse> {
-    let subject = match (&body.username, &body.email) {
+async fn login(
+    state: axum::extract::State<AppState>,
+    source: SourceIp,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<impl IntoResponse> {
+    // Cheap refusals first, before any password is hashed: an identifier that cannot name an
+    // account is a 400, not a password check.
+    let (guard, subject) = match (&body.username, &body.email) {
         (Some(u), None) => {
-            Username::parse(u).ok().map(|u| (keys::username_guard(u.as_str()), format!("NAME#{}", u.as_str())))
+            let u = Username::parse(u).map_err(|e| ApiError::invalid("username", &e))?;
+            (keys::username_guard(u.as_str()), format!("NAME#{}", u.as_str()))
         }
         (None, Some(e)) => {
-            Email::parse(e).ok().map(|e| (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.as_str())))
+            let e = Email::parse(e).map_err(|e| ApiError::invalid("email", &e))?;
+            (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.as_str()))
         }
         _ => return Err(ApiError::invalid("username", "give exactly one of username and email")),
     };
@@ -154,28 +194,26 @@ async fn login(state: axum::extract::State<AppState>, Json(body): Json<LoginBody
         return Err(ApiError::invalid("password", "is too long"));
     }
     let now = shared::jwt::now_epoch() as i64;
-    let lookup = match &subject {
-        Some((guard, subject)) => Some(state.db.login_lookup(guard, subject).await?),
-        None => None,
-    };
-    if let Some(secs) = lookup.as_ref().and_then(|l| l.throttle.as_ref()).and_then(|t| t.locked_for(now)) {
-        return Err(ApiError::TooManyRequests { retry_after_secs: secs });
-    }
-    let user = lookup.as_ref().and_then(|l| l.user.clone());
+    let throttle_key = throttle::identifier_key(&subject);
+    let (guard, throttle) = state.db.login_lookup(&guard, &throttle_key).await?;
+    // Counted before the password is checked, atomically: parallel guesses cannot pass together.
+    let (user, ..) = tokio::try_join!(
+        async {
+            match &guard {
+                Some(g) => state.db.get_user(&g.user_id, true).await,
+                None => Ok(None),
+            }
+        },
+        source.reserve(&state),
+        state.db.reserve_login_attempt(&throttle_key, throttle.as_ref(), now),
+    )?;
     // Verify even when the user is unknown, so both cases take the same time and answer alike.
     let ok = password::verify(body.password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let Some(lookup) = lookup else { return Err(BAD_CREDENTIALS) };
     let user = match user {
         Some(user) if ok && user.is_active => user,
-        _ => {
-            state.db.record_login_failure(&lookup.throttle_key, now).await?;
-            return Err(BAD_CREDENTIALS);
-        }
+        _ => return Err(BAD_CREDENTIALS),
     };
-    if lookup.throttle.is_some() {
-        state.db.clear_login_failures(&lookup.throttle_key).await?;
-    }
-    let tokens = session::start(&state, &user).await?;
+    let (tokens, _) = tokio::try_join!(session::start(&state, &user), state.db.clear_login_failures(&throttle_key))?;
     Ok(axum::Json(SessionBody { user: user.view(), tokens }))
 }
 

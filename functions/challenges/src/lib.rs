@@ -472,12 +472,13 @@ async fn leaderboard(
         None => (None, 0),
     };
     let (members, next) = state.db.leaderboard(&id, limit, start).await?;
+    let names = state.db.usernames(members.iter().map(|m| m.user_id.as_str())).await?;
     let items: Vec<Rank> = members
         .iter()
         .enumerate()
         .map(|(i, m)| Rank {
             rank: offset + i as u64 + 1,
-            username: m.username.clone(),
+            username: names.get(&m.user_id).unwrap_or(&m.username).clone(),
             progress: m.progress,
             goal_reached: c.goal_days.map(|g| m.progress >= u64::from(g)),
             joined_at: m.joined_at,
@@ -510,11 +511,12 @@ async fn participants(
     load(&state, &id).await?;
     let mut paging = Paging::new(&state, format!("participants:{id}"), q.limit, q.cursor.as_deref())?;
     let (members, next) = state.db.leaderboard(&id, paging.limit, paging.start.take()).await?;
+    let names = state.db.usernames(members.iter().map(|m| m.user_id.as_str())).await?;
     let items = members
         .into_iter()
         .map(|m| Participant {
+            username: names.get(&m.user_id).cloned().unwrap_or(m.username),
             user_id: m.user_id,
-            username: m.username,
             habit_id: m.habit_id,
             progress: m.progress,
             joined_at: m.joined_at,

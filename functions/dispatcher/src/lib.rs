@@ -73,36 +73,9 @@ impl DispatchConfig {
 /// `Timeout` of the dispatcher (55 s), which is also shorter than the schedule's minute.
 pub const FALLBACK_TIMEOUT: Duration = Duration::from_secs(55);
 
-/// How long before the deadline a run stops taking new work: a tenth of the time the invocation
-/// has, at least 100 ms (one DynamoDB round trip and its retry) and at most 5 s (the slowest
-/// transaction with the SDK's retries). A short deadline keeps most of its time for work.
-pub fn stop_margin(remaining: Duration) -> Duration {
-    (remaining / 10).clamp(Duration::from_millis(100), Duration::from_secs(5))
-}
-
-/// How long a run may take new work, from the invocation's deadline (`Lambda-Runtime-Deadline-Ms`,
-/// epoch milliseconds) at `now_ms`, less [`stop_margin`].
-///
-/// A deadline at or before the start of the invocation is not one Lambda hands out: `cargo
-/// lambda watch` sends the constant `600000` (ten minutes as a duration, i.e. 00:10 on 1 January
-/// 1970 as a date). Such a run works for [`FALLBACK_TIMEOUT`] instead of stopping at once.
+/// How long a run may take new work (see [`shared::deadline::work_budget`]).
 pub fn work_budget(deadline_ms: u64, now_ms: u64) -> Duration {
-    let remaining = match deadline_ms.checked_sub(now_ms) {
-        Some(ms) if ms > 0 => Duration::from_millis(ms),
-        _ => {
-            static WARNED: std::sync::Once = std::sync::Once::new();
-            WARNED.call_once(|| {
-                tracing::warn!(
-                    deadline_ms,
-                    now_ms,
-                    fallback_seconds = FALLBACK_TIMEOUT.as_secs(),
-                    "the invocation's deadline is already past (not a Lambda deadline, e.g. cargo lambda watch's); using the fallback timeout for every run of this process"
-                );
-            });
-            FALLBACK_TIMEOUT
-        }
-    };
-    remaining.saturating_sub(stop_margin(remaining))
+    shared::deadline::work_budget(deadline_ms, now_ms, FALLBACK_TIMEOUT)
 }
 
 /// What one run did.
@@ -116,6 +89,28 @@ pub struct Report {
     pub already_handled: usize,
     /// The run stopped at its deadline with due reminders left for the next one.
     pub left_for_next_run: bool,
+    /// Deleted accounts whose items this run finished removing.
+    pub accounts_swept: usize,
+    /// Deleted accounts still holding items after this run (the next runs go on).
+    pub accounts_left: usize,
+}
+
+/// Deleted accounts taken per run, after the reminders (a deletion that could not finish within
+/// its own request).
+pub const SWEEPS_PER_RUN: i32 = 25;
+
+/// Sweeps deleted accounts until `deadline` (see `Db::sweep_user`).
+pub async fn sweep_accounts(db: &Db, deadline: Option<Instant>) -> Result<(usize, usize), ApiError> {
+    let pending = db.pending_sweeps(SWEEPS_PER_RUN).await?;
+    let (mut swept, mut left) = (0, 0);
+    for user_id in pending {
+        if db.sweep_user(&user_id, deadline).await? {
+            swept += 1;
+        } else {
+            left += 1;
+        }
+    }
+    Ok((swept, left))
 }
 
 enum Outcome {
@@ -229,9 +224,10 @@ pub async fn handle_event(
             "not an EventBridge scheduled event: source {source:?}, detail-type {kind:?}"
         )));
     }
-    let report = dispatch(db, cfg, now, deadline).await?;
-    if report.left_for_next_run {
-        tracing::warn!(event_id = ?event.get("id"), ?report, "dispatch left due reminders for the next run");
+    let mut report = dispatch(db, cfg, now, deadline).await?;
+    (report.accounts_swept, report.accounts_left) = sweep_accounts(db, deadline).await?;
+    if report.left_for_next_run || report.accounts_left > 0 {
+        tracing::warn!(event_id = ?event.get("id"), ?report, "dispatch left work for the next run");
     } else {
         tracing::info!(event_id = ?event.get("id"), ?report, "dispatch finished");
     }
@@ -243,32 +239,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_margin_is_a_tenth_of_the_time_left_within_its_floor_and_ceiling() {
-        let ms = Duration::from_millis;
-        assert_eq!(stop_margin(Duration::from_secs(55)), Duration::from_secs(5));
-        assert_eq!(stop_margin(Duration::from_secs(900)), Duration::from_secs(5));
-        assert_eq!(stop_margin(Duration::from_secs(10)), Duration::from_secs(1));
-        assert_eq!(stop_margin(ms(3000)), ms(300));
-        assert_eq!(stop_margin(ms(500)), ms(100));
-        assert_eq!(stop_margin(Duration::ZERO), ms(100));
-    }
-
-    #[test]
-    fn a_real_deadline_leaves_work_time_less_the_margin() {
-        let now = 1_764_600_000_000;
-        assert_eq!(work_budget(now + 55_000, now), Duration::from_secs(50));
-        // A deadline shorter than the old fixed 5 s margin still fires what it can.
-        assert_eq!(work_budget(now + 3_000, now), Duration::from_millis(2_700));
-        assert_eq!(work_budget(now + 1_000, now), Duration::from_millis(900));
-        // Less time than the floor: no new work.
-        assert_eq!(work_budget(now + 50, now), Duration::ZERO);
-    }
-
-    #[test]
-    fn a_deadline_in_the_past_is_not_believed() {
+    fn a_deadline_in_the_past_gives_the_template_timeout_less_the_margin() {
         let now = 1_764_600_000_000;
         // `cargo lambda watch` hands every invocation `Lambda-Runtime-Deadline-Ms: 600000`.
         assert_eq!(work_budget(600_000, now), Duration::from_secs(50));
-        assert_eq!(work_budget(now, now), Duration::from_secs(50));
+        assert_eq!(work_budget(now + 55_000, now), Duration::from_secs(50));
     }
 }

@@ -141,12 +141,12 @@ async fn create_reminder(
     let mut c = Checker::default();
     check(&mut c, &r);
     c.finish()?;
-    // The habit must be one of the caller's own.
-    if !is_id(&r.habit_id) || state.db.get_habit(me.id(), &r.habit_id).await?.is_none() {
+    // The habit must be one of the caller's own, and still there when the reminder is written.
+    if !is_id(&r.habit_id) {
         return Err(ApiError::NotFound("habit"));
     }
     r.arm(now);
-    state.db.put_reminder(&r, None).await?;
+    state.db.create_reminder(&r).await?;
     Ok((StatusCode::CREATED, axum::Json(view(&r))))
 }
 

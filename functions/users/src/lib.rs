@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::{Checker, Email, Password, Phone, TimeZone, Username},
-    http::{nullable, Json, PageBody, Paging, Query},
+    http::{nullable, Json, PageBody, Paging, Query, SourceIp, StopAt},
     keys,
     models::{ProfileFields, ProfileItem, ProfileView, Role, UserItem, UserView},
     password, session,
@@ -67,12 +67,24 @@ struct PatchMeBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(pattern = r"^[ ().-]*\+[ ().-]*[1-9](?:[ ().-]*[0-9]){7,14}[ ().-]*$", examples("+14155550123"))]
     phone: Option<Option<String>>,
+    /// The caller's current password: required to change the e-mail.
+    #[serde(default)]
+    #[schema(format = Password, max_length = 128, examples("correct horse battery"))]
+    current_password: Option<String>,
 }
 
-/// Changes the caller's username, e-mail or phone number.
+/// Changes the caller's username, e-mail or phone number (a new e-mail needs `current_password`).
 #[utoipa::path(patch, path = "/me", tag = "users", security(("bearer" = [])), request_body = PatchMeBody,
-    responses((status = 200, description = "The updated account", body = UserView)))]
-async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<PatchMeBody>) -> J<UserView> {
+    responses((status = 200, description = "The updated account", body = UserView),
+        (status = 429, description = "Too many password checks; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+async fn patch_me(
+    State(state): State<AppState>,
+    source: SourceIp,
+    me: AuthUser,
+    Json(body): Json<PatchMeBody>,
+) -> J<UserView> {
     let mut c = Checker::default();
     let username = body.username.as_deref().and_then(|u| c.check("username", Username::parse(u)));
     let email = body.email.as_deref().and_then(|e| c.check("email", Email::parse(e)));
@@ -82,7 +94,7 @@ async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<
         Some(Some(p)) => c.check("phone", Phone::parse(p)).map(|p| Some(p.as_str().to_owned())),
     };
     c.finish()?;
-    let current = me.user;
+    let current = me.user.clone();
     let mut updated = current.clone();
     if let Some(u) = username {
         updated.username = u.as_str().to_owned();
@@ -96,6 +108,10 @@ async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<
     if updated.username == current.username && updated.email == current.email && updated.phone == current.phone {
         return Ok(axum::Json(current.view()));
     }
+    if updated.email != current.email {
+        // The e-mail is where a password reset goes: changing it is taking the account.
+        shared::auth::confirm_password(&state, &source, &me, body.current_password).await?;
+    }
     updated.version += 1;
     updated.updated_at = Utc::now();
     state.db.update_user(&current, &updated).await?;
@@ -105,15 +121,44 @@ async fn patch_me(State(state): State<AppState>, me: AuthUser, Json(body): Json<
 /// Admins cannot delete themselves here (that could leave no admin); another admin can.
 const ADMIN_SELF_DELETE: &str = "admins cannot delete their own account; ask another admin";
 
-/// Deletes the caller's account (not for admins).
-#[utoipa::path(delete, path = "/me", tag = "users", security(("bearer" = [])),
-    responses((status = 204, description = "Deleted")))]
-async fn delete_me(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    /// The caller's current password.
+    #[schema(format = Password, max_length = 128, examples("correct horse battery"))]
+    current_password: String,
+}
+
+/// Deletes the caller's account (not for admins); needs the current password.
+#[utoipa::path(delete, path = "/me", tag = "users", security(("bearer" = [])), request_body = ConfirmBody,
+    responses((status = 204, description = "Deleted, and everything the account held"),
+        (status = 202, description = "Deleted: the account is gone (its name and e-mail free, every token dead); \
+            what it held is being removed and will be gone within minutes"),
+        (status = 429, description = "Too many password checks; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+async fn delete_me(
+    State(state): State<AppState>,
+    source: SourceIp,
+    stop_at: StopAt,
+    me: AuthUser,
+    Json(body): Json<ConfirmBody>,
+) -> ApiResult<StatusCode> {
     if me.user.role == Role::Admin {
         return Err(ApiError::Conflict { detail: ADMIN_SELF_DELETE.into(), field: None });
     }
-    state.db.delete_user(&me.user).await?;
-    Ok(StatusCode::NO_CONTENT)
+    shared::auth::confirm_password(&state, &source, &me, Some(body.current_password)).await?;
+    delete_account(&state, &me.user, stop_at).await
+}
+
+/// Ends an account, then sweeps what it held until the invocation's deadline: 204 when all is
+/// gone, 202 when the dispatcher's next runs finish the sweep.
+async fn delete_account(state: &AppState, user: &UserItem, stop_at: StopAt) -> ApiResult<StatusCode> {
+    state.db.delete_user(user).await?;
+    match state.db.sweep_user(&user.user_id, stop_at.0).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Ok(StatusCode::ACCEPTED),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -132,9 +177,17 @@ struct PasswordBody {
 /// Changes the password and revokes every other token: the token version is bumped (old access
 /// tokens and refresh families stop working) and a fresh session is returned.
 #[utoipa::path(put, path = "/me/password", tag = "users", security(("bearer" = [])), request_body = PasswordBody,
-    responses((status = 200, description = "A fresh session; every other token is revoked", body = TokenPair)))]
-async fn change_password(State(state): State<AppState>, me: AuthUser, Json(body): Json<PasswordBody>) -> J<TokenPair> {
-    let current = me.user;
+    responses((status = 200, description = "A fresh session; every other token is revoked", body = TokenPair),
+        (status = 429, description = "Too many password checks; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+async fn change_password(
+    State(state): State<AppState>,
+    source: SourceIp,
+    me: AuthUser,
+    Json(body): Json<PasswordBody>,
+) -> J<TokenPair> {
+    let current = me.user.clone();
     let mut c = Checker::default();
     let new =
         c.check("new_password", Password::parse(&body.new_password, Some(&current.username), Some(&current.email)));
@@ -142,11 +195,7 @@ async fn change_password(State(state): State<AppState>, me: AuthUser, Json(body)
         c.fail("new_password", "must differ from the current password");
     }
     c.finish()?;
-    if body.current_password.len() > 4 * Password::MAX
-        || !password::verify(body.current_password, Some(current.password_hash.clone())).await?
-    {
-        return Err(ApiError::invalid("current_password", "is incorrect"));
-    }
+    shared::auth::confirm_password(&state, &source, &me, Some(body.current_password)).await?;
     let Some(new) = new else {
         return Err(ApiError::internal("checked password missing"));
     };
@@ -402,16 +451,17 @@ async fn patch_user(
 /// Deletes a user (admins; not themselves).
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "User id")),
-    responses((status = 204, description = "Deleted")))]
+    responses((status = 204, description = "Deleted, and everything the account held"),
+        (status = 202, description = "Deleted; what the account held is being removed")))]
 async fn delete_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
+    stop_at: StopAt,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user = load_user(&state, &id).await?;
     if user.user_id == admin.user.user_id {
         return Err(ApiError::Conflict { detail: ADMIN_SELF_DELETE.into(), field: None });
     }
-    state.db.delete_user(&user).await?;
-    Ok(StatusCode::NO_CONTENT)
+    delete_account(&state, &user, stop_at).await
 }

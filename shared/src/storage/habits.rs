@@ -1,6 +1,8 @@
 //! Habits, their tracking entries and their category links (all in the owner's partition).
 
-use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE};
+use super::{
+    from_item, item_key, limits::Counted, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE,
+};
 use crate::{
     error::ApiError,
     keys,
@@ -48,8 +50,16 @@ fn assemble(items: Vec<Item>) -> Result<Option<HabitWith>, ApiError> {
 }
 
 impl Db {
+    /// Writes a new habit, counted against the user's limit (one transaction).
     pub async fn create_habit(&self, habit: &HabitItem) -> Result<(), ApiError> {
-        self.put_new(habit).await
+        let ops = vec![
+            self.put_op(habit, Some("attribute_not_exists(PK)"))?,
+            self.count_one_more(&habit.user_id, Counted::Habits)?,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(1) => Counted::Habits.exceeded(),
+            _ => e.into(),
+        })
     }
 
     pub async fn get_habit(&self, user_id: &str, habit_id: &str) -> Result<Option<HabitItem>, ApiError> {
@@ -101,21 +111,33 @@ impl Db {
     /// goes first, so an entry or link write racing the delete fails its habit condition instead of
     /// landing after the sweep; a delete interrupted half-way is finished by calling it again (the
     /// leftovers are still found by the range Query). `false` when nothing of the habit exists.
+    /// Deletes a habit and everything of it: the habit item first (so nothing new can attach to
+    /// it), then its entries and links, reminders and memberships. Every call sweeps all of them,
+    /// so a retry after a partial failure finishes the clean-up; `false` only when nothing of
+    /// the habit was left.
     pub async fn delete_habit(&self, user_id: &str, habit_id: &str) -> Result<bool, ApiError> {
         let (lo, hi) = keys::habit_range(habit_id);
         let habit_key = keys::habit(user_id, habit_id);
         let items = self.query_all(Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)))).await?;
-        if items.is_empty() {
-            return Ok(false);
+        if !items.is_empty() {
+            let ops = vec![
+                self.delete_op(&habit_key, Some("attribute_exists(PK)"), None)?,
+                self.count_fewer(user_id, Counted::Habits, 1)?,
+            ];
+            // Gone already (a concurrent delete): it was counted out there.
+            match self.transact(ops).await {
+                Err(e) if e.failed_condition() == Some(0) => {}
+                other => other?,
+            }
+            let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
+            self.batch_delete(owned).await?;
         }
-        self.delete_existing(&habit_key).await?;
-        let owned: Vec<_> = items.iter().filter_map(item_key).filter(|k| *k != habit_key).collect();
-        self.batch_delete(owned).await?;
-        self.delete_habit_reminders(user_id, habit_id).await?;
-        for m in self.memberships_of_habit(user_id, habit_id).await? {
-            self.remove_membership(&m).await?;
+        let reminders = self.delete_habit_reminders(user_id, habit_id).await?;
+        let memberships = self.memberships_of_habit(user_id, habit_id).await?;
+        for m in &memberships {
+            self.remove_membership(m).await?;
         }
-        Ok(true)
+        Ok(!items.is_empty() || reminders > 0 || !memberships.is_empty())
     }
 
     /// A page of a user's habits (GSI2), optionally only active or inactive ones.
@@ -318,27 +340,14 @@ impl Db {
     /// Files a habit under a category: the link is written only while the habit exists and the
     /// category is active (one transaction). Idempotent.
     pub async fn link_category(&self, link: &HabitCategoryItem) -> Result<(), ApiError> {
-        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-        let habit = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::user_pk(&link.user_id)))
-            .key(keys::SK, s(keys::habit_sk(&link.habit_id)))
-            .condition_expression("attribute_exists(PK)")
-            .build()
-            .map_err(ApiError::internal)?;
-        let cat = keys::category(&link.category_id);
-        let category = ConditionCheck::builder()
-            .table_name(&self.table)
-            .key(keys::PK, s(cat.pk))
-            .key(keys::SK, s(cat.sk))
-            .condition_expression("#st = :active")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":active", s(CategoryItem::ACTIVE))
-            .build()
-            .map_err(ApiError::internal)?;
         let ops = vec![
-            TransactWriteItem::builder().condition_check(habit).build(),
-            TransactWriteItem::builder().condition_check(category).build(),
+            self.check_op(&keys::habit(&link.user_id, &link.habit_id), "attribute_exists(PK)", &[], None)?,
+            self.check_op(
+                &keys::category(&link.category_id),
+                "#st = :active",
+                &[("#st", "status")],
+                Some(values([(":active", s(CategoryItem::ACTIVE))])),
+            )?,
             self.put_op(link, None)?,
         ];
         self.transact(ops).await.map_err(|e| match e.failed_condition() {

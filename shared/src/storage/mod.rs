@@ -5,6 +5,7 @@ pub mod categories;
 pub mod challenges;
 pub mod counter;
 pub mod habits;
+pub mod limits;
 pub mod reminders;
 pub mod table;
 pub mod throttle;
@@ -225,6 +226,27 @@ impl Db {
             .build()
             .map_err(ApiError::internal)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A `ConditionCheck` of a transaction: `condition` (with the attribute `names` it uses)
+    /// must hold on the item at `key`.
+    pub fn check_op(
+        &self,
+        key: &Key,
+        condition: &str,
+        names: &[(&str, &str)],
+        vals: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let names: HashMap<String, String> = names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values(vals)
+            .build()
+            .map_err(ApiError::internal)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// A `Delete` of a transaction, optionally conditional on `condition` with `vals`.

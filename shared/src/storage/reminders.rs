@@ -1,6 +1,8 @@
 //! Reminders, the due index and notifications.
 
-use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1, TABLE};
+use super::{
+    from_item, item_key, limits::Counted, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1, TABLE,
+};
 use crate::{
     error::ApiError,
     keys,
@@ -35,13 +37,36 @@ impl Db {
         Ok(())
     }
 
+    /// Writes a new reminder only while its habit exists (one transaction): a reminder racing
+    /// the deletion of its habit is either swept with the habit or not written at all.
+    pub async fn create_reminder(&self, reminder: &ReminderItem) -> Result<(), ApiError> {
+        let ops = vec![
+            self.check_op(&keys::habit(&reminder.user_id, &reminder.habit_id), "attribute_exists(PK)", &[], None)?,
+            self.put_op(reminder, Some("attribute_not_exists(PK)"))?,
+            self.count_one_more(&reminder.user_id, Counted::Reminders)?,
+        ];
+        self.transact(ops).await.map_err(|e| match e.failed_condition() {
+            Some(0) => ApiError::NotFound("habit"),
+            Some(2) => Counted::Reminders.exceeded(),
+            _ => e.into(),
+        })
+    }
+
     pub async fn get_reminder(&self, user_id: &str, reminder_id: &str) -> Result<Option<ReminderItem>, ApiError> {
         self.get(&keys::reminder(user_id, reminder_id), true).await
     }
 
-    /// Deletes a reminder; `false` when there was none.
+    /// Deletes a reminder (counted out in the same transaction); `false` when there was none.
     pub async fn delete_reminder(&self, user_id: &str, reminder_id: &str) -> Result<bool, ApiError> {
-        self.delete_existing(&keys::reminder(user_id, reminder_id)).await
+        let ops = vec![
+            self.delete_op(&keys::reminder(user_id, reminder_id), Some("attribute_exists(PK)"), None)?,
+            self.count_fewer(user_id, Counted::Reminders, 1)?,
+        ];
+        match self.transact(ops).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_condition() == Some(0) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A page of a user's reminders, optionally of one habit.
@@ -63,11 +88,17 @@ impl Db {
     }
 
     /// Deletes every reminder of a habit (when the habit goes).
-    pub async fn delete_habit_reminders(&self, user_id: &str, habit_id: &str) -> Result<(), ApiError> {
+    /// Deletes every reminder of a habit; returns how many there were.
+    pub async fn delete_habit_reminders(&self, user_id: &str, habit_id: &str) -> Result<usize, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::REMINDER.into())));
         q.filter = Some(("habit_id = :h".into(), values([(":h", s(habit_id))])));
-        let keys = self.query_all(q).await?.iter().filter_map(item_key).collect();
-        self.batch_delete(keys).await
+        let keys: Vec<_> = self.query_all(q).await?.iter().filter_map(item_key).collect();
+        let count = keys.len();
+        self.batch_delete(keys).await?;
+        if count > 0 {
+            self.transact(vec![self.count_fewer(user_id, Counted::Reminders, count)?]).await?;
+        }
+        Ok(count)
     }
 
     /// One page of due reminders of one shard: armed, with `next_fire_at <= now`, oldest first.

@@ -21,11 +21,16 @@ impl Db {
 
     /// Moves the family from `family.current_hash` to `new_hash`. Fails with a conflict if another
     /// refresh rotated it first (so one refresh token is used once, even under races).
+    /// Replaces the family's current hash with `new_hash` (if it is still the one read). A
+    /// `grace_retry` answers the hash the latest rotation replaced, once: that rotation's time
+    /// and replaced hash stay, and its grace is used up.
     pub async fn rotate_refresh_family(
         &self,
         family: &RefreshFamilyItem,
         new_hash: &str,
         expires_at_epoch: i64,
+        now: i64,
+        grace_retry: bool,
     ) -> Result<(), ApiError> {
         let mut rotated = family.rotated_hashes.clone();
         rotated.push(family.current_hash.clone());
@@ -35,6 +40,9 @@ impl Db {
         let updated = RefreshFamilyItem {
             current_hash: new_hash.to_owned(),
             rotated_hashes: rotated,
+            previous_hash: if grace_retry { family.previous_hash.clone() } else { Some(family.current_hash.clone()) },
+            rotated_at: if grace_retry { family.rotated_at } else { now },
+            grace_used: grace_retry,
             expires_at_epoch,
             ..family.clone()
         };

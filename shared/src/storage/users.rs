@@ -24,7 +24,86 @@ fn guard_conflict(field: &'static str) -> ApiError {
     ApiError::conflict(field, detail)
 }
 
+fn is_active_admin(user: &UserItem) -> bool {
+    user.role == crate::models::Role::Admin && user.is_active
+}
+
+/// The marker of a deleted account whose partition is still being swept.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SweepItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub user_id: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+}
+
+impl SweepItem {
+    pub const ENTITY: &'static str = "Sweep";
+
+    fn new(user_id: &str) -> Self {
+        let key = keys::sweep_marker(user_id);
+        SweepItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            user_id: user_id.to_owned(),
+            gsi1pk: keys::SWEEPS_GSI1PK.into(),
+            gsi1sk: format!("{}#{user_id}", chrono::Utc::now().to_rfc3339()),
+        }
+    }
+}
+
+/// The answer when a change would leave no active admin.
+pub const LAST_ADMIN: &str = "at least one active admin must remain";
+
 impl Db {
+    /// The change a write of a user makes to the number of active admins, as a transaction
+    /// operation: one more (an admin created, promoted or reactivated), or one fewer only while
+    /// another active admin remains (the condition fails otherwise).
+    fn admin_count_op(
+        &self,
+        before: Option<&UserItem>,
+        after: Option<&UserItem>,
+    ) -> Result<Option<aws_sdk_dynamodb::types::TransactWriteItem>, ApiError> {
+        let key = keys::admin_count();
+        match (before.is_some_and(is_active_admin), after.is_some_and(is_active_admin)) {
+            (false, true) => {
+                self.update_op(&key, "ADD active_admins :one", None, values([(":one", n(1))]), None).map(Some)
+            }
+            (true, false) => self
+                .update_op(
+                    &key,
+                    "ADD active_admins :minus",
+                    Some("active_admins > :one"),
+                    values([(":minus", n(-1)), (":one", n(1))]),
+                    None,
+                )
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// 409 naming the field when the username or e-mail is already taken (one `BatchGetItem`): a
+    /// cheap refusal before any password is hashed. The guards' own conditions still decide races.
+    pub async fn ensure_free(&self, username: &str, email: &str) -> Result<(), ApiError> {
+        let (name, mail) = (keys::username_guard(username), keys::email_guard(email));
+        let found: Vec<Option<Key>> =
+            self.batch_get_raw(&[name.clone(), mail.clone()]).await?.iter().map(item_key).collect();
+        if found.contains(&Some(name)) {
+            return Err(guard_conflict("username"));
+        }
+        if found.contains(&Some(mail)) {
+            return Err(guard_conflict("email"));
+        }
+        Ok(())
+    }
+
     /// Registers a user: the user item, an empty profile and both guards, all or nothing.
     pub async fn create_user(&self, user: &UserItem, profile: &ProfileItem) -> Result<(), ApiError> {
         let ops = vec![
@@ -36,11 +115,25 @@ impl Db {
             )?,
             self.put_op(&GuardItem::new(keys::email_guard(&user.email), EMAIL_GUARD, &user.user_id), Some(NEW))?,
         ];
+        let ops = ops.into_iter().chain(self.admin_count_op(None, Some(user))?).collect();
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(2) => guard_conflict("username"),
             Some(3) => guard_conflict("email"),
             _ => e.into(),
         })
+    }
+
+    /// The current usernames of `user_ids` (one `BatchGetItem` per 100): names copied elsewhere
+    /// (a membership) may be older than a rename.
+    pub async fn usernames(
+        &self,
+        user_ids: impl IntoIterator<Item = &str>,
+    ) -> Result<std::collections::HashMap<String, String>, ApiError> {
+        let wanted: Vec<Key> = user_ids.into_iter().map(keys::user).collect();
+        if wanted.is_empty() {
+            return Ok(Default::default());
+        }
+        Ok(self.batch_get::<UserItem>(&wanted).await?.into_iter().map(|u| (u.user_id, u.username)).collect())
     }
 
     pub async fn get_user(&self, user_id: &str, consistent: bool) -> Result<Option<UserItem>, ApiError> {
@@ -72,8 +165,11 @@ impl Db {
                 fields.extend([None, Some(field)]);
             }
         }
+        let admins = ops.len();
+        ops.extend(self.admin_count_op(Some(current), Some(updated))?);
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
+            Some(i) if i == admins => ApiError::Conflict { detail: LAST_ADMIN.into(), field: None },
             Some(i) => match fields.get(i).copied().flatten() {
                 Some(field) => guard_conflict(field),
                 None => e.into(),
@@ -82,54 +178,76 @@ impl Db {
         })
     }
 
-    /// Deletes a user and everything they own: every item of their partition and their guards.
-    /// Items beyond what one transaction holds are batch-deleted first; the user item, profile and
-    /// guards go last, in one transaction, so a failure leaves an account that can be deleted again.
+    /// Deletes an account: one transaction removes the user, profile and guards (the name and
+    /// e-mail are free again, every token is dead) and leaves a sweep marker, indexed under
+    /// `SWEEPS`; the rest of the partition goes in [`sweep_user`](Self::sweep_user), which can
+    /// stop at a deadline and be resumed by the dispatcher.
     pub async fn delete_user(&self, user: &UserItem) -> Result<(), ApiError> {
-        let user_key = keys::user(&user.user_id);
-        let profile_key = keys::profile(&user.user_id);
-        let owned: Vec<Key> = self
-            .query_partition(&user_key.pk)
-            .await?
-            .iter()
-            .filter_map(item_key)
-            .filter(|k| *k != user_key && *k != profile_key)
-            .collect();
-        let owned_memberships: Vec<Key> = owned.iter().filter(|k| k.sk.starts_with(keys::MEMBER)).cloned().collect();
+        let marker = SweepItem::new(&user.user_id);
         let mut ops = vec![
-            self.delete_op(&user_key, Some(AT_VERSION), Some(values([(":v", n(user.version))])))?,
-            self.delete_op(&profile_key, None, None)?,
+            self.delete_op(&keys::user(&user.user_id), Some(AT_VERSION), Some(values([(":v", n(user.version))])))?,
+            self.delete_op(&keys::profile(&user.user_id), None, None)?,
             self.delete_op(&keys::username_guard(&user.username), None, None)?,
             self.delete_op(&keys::email_guard(&user.email), None, None)?,
+            self.put_op(&marker, None)?,
         ];
-        const MAX_TX: usize = 100;
-        if owned.len() + ops.len() <= MAX_TX {
-            for key in &owned {
-                ops.push(self.delete_op(key, None, None)?);
-            }
-        } else {
-            self.batch_delete(owned).await?;
-        }
+        let admins = ops.len();
+        ops.extend(self.admin_count_op(Some(user), None)?);
         self.transact(ops).await.map_err(|e: TxError| match e.failed_condition() {
             Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
+            Some(i) if i == admins => ApiError::Conflict { detail: LAST_ADMIN.into(), field: None },
             _ => e.into(),
-        })?;
-        // The user's memberships went with the partition: their challenges have one member less.
-        for key in owned_memberships {
-            let challenge_id = key.sk.trim_start_matches(keys::MEMBER);
-            let _ = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key(keys::PK, s(keys::challenge_pk(challenge_id)))
-                .key(keys::SK, s(keys::CHALLENGE_SK))
-                .update_expression("ADD participant_count :minus")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(":minus", n(-1))
-                .send()
-                .await;
+        })
+    }
+
+    /// Deletes what is left of a deleted account's partition, a page at a time, until it is
+    /// empty (then the marker goes too: `true`) or `stop_at` comes (`false`: the dispatcher's
+    /// next runs go on). Each membership swept leaves its challenge one member less.
+    pub async fn sweep_user(&self, user_id: &str, stop_at: Option<tokio::time::Instant>) -> Result<bool, ApiError> {
+        let marker = keys::sweep_marker(user_id);
+        loop {
+            if stop_at.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                return Ok(false);
+            }
+            let mut q = Query::new(super::TABLE, keys::user_pk(user_id), None);
+            q.limit = Some(100);
+            let (items, _) = self.query_page(&q).await?;
+            let page: Vec<Key> = items.iter().filter_map(item_key).filter(|k| *k != marker).collect();
+            if page.is_empty() {
+                self.delete_existing(&marker).await?;
+                return Ok(true);
+            }
+            let memberships: Vec<String> =
+                page.iter().filter_map(|k| k.sk.strip_prefix(keys::MEMBER)).map(str::to_owned).collect();
+            self.batch_delete(page).await?;
+            for challenge_id in memberships {
+                let _ = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(keys::PK, s(keys::challenge_pk(&challenge_id)))
+                    .key(keys::SK, s(keys::CHALLENGE_SK))
+                    .update_expression("ADD participant_count :minus")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":minus", n(-1))
+                    .send()
+                    .await;
+            }
         }
-        Ok(())
+    }
+
+    /// Accounts deleted but not yet swept (GSI1 `SWEEPS`), oldest first, up to `limit`.
+    pub async fn pending_sweeps(&self, limit: i32) -> Result<Vec<String>, ApiError> {
+        let mut q = Query::new(GSI1, keys::SWEEPS_GSI1PK, None);
+        q.limit = Some(limit);
+        let (items, _) = self.query_page(&q).await?;
+        Ok(items
+            .into_iter()
+            .map(from_item::<SweepItem>)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect())
     }
 
     /// A page of users from GSI1 (`GSI1PK = USERS`, `begins_with(GSI1SK, prefix)`), optionally
