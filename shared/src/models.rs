@@ -121,6 +121,37 @@ pub struct UserView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The marker of a deleted account whose partition is still being swept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SweepItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity: String,
+    pub user_id: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+}
+
+impl SweepItem {
+    pub const ENTITY: &'static str = "Sweep";
+
+    pub fn new(user_id: &str) -> Self {
+        let key = keys::sweep_marker(user_id);
+        SweepItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            user_id: user_id.to_owned(),
+            gsi1pk: keys::SWEEPS_GSI1PK.into(),
+            gsi1sk: format!("{}#{user_id}", Utc::now().to_rfc3339()),
+        }
+    }
+}
+
 /// `USER#<id> / PROFILE`: the user's one profile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileItem {

@@ -237,6 +237,21 @@ async fn reminders_created_racing_the_deletion_of_their_habit_leave_no_orphan() 
         let page = app.get("/reminders", &s.access).await;
         assert_eq!(page.body["items"], json!([]), "no reminder outlives its habit");
     }
+    // The window itself, made certain: the habit checked a moment ago is gone when the reminder
+    // is written. The write is refused, not left behind.
+    let h = habit(&app, &s).await;
+    let spec = shared::models::ReminderSpec {
+        habit_id: h.clone(),
+        reminder_time: "07:30".into(),
+        repeat_days: vec![shared::schedule::Day::Mon],
+        time_zone: "UTC".into(),
+        message: "m".into(),
+        is_active: true,
+    };
+    let r = shared::models::ReminderItem::new(&s.user_id, spec, Utc::now());
+    assert_eq!(app.call("DELETE", &format!("/habits/{h}"), Some(&s.access), None).await.status, 204);
+    let late = app.state.db.create_reminder(&r).await;
+    assert!(matches!(late, Err(shared::ApiError::NotFound("habit"))), "{late:?}");
     assert_eq!(app.count("Reminder").await, 0);
 }
 

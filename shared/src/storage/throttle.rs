@@ -53,6 +53,19 @@ impl LoginThrottleItem {
     fn live(&self, now: i64) -> bool {
         self.window_ends_at > now
     }
+
+    /// The first count of a window of `window_secs` starting `now`.
+    fn first(key: &Key, now: i64, next_attempt_at: i64, window_secs: i64) -> Self {
+        LoginThrottleItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            entity: Self::ENTITY.into(),
+            failures: 1,
+            next_attempt_at,
+            window_ends_at: now + window_secs,
+            expires_at_epoch: now + window_secs,
+        }
+    }
 }
 
 /// The wait before the next attempt once `failures` have been counted: none for the first
@@ -102,25 +115,7 @@ impl Db {
     ) -> Result<(), ApiError> {
         let write = match state.filter(|t| t.live(now)) {
             None => {
-                let fresh = LoginThrottleItem {
-                    pk: key.pk.clone(),
-                    sk: key.sk.clone(),
-                    entity: LoginThrottleItem::ENTITY.into(),
-                    failures: 1,
-                    next_attempt_at: now + delay_after(1),
-                    window_ends_at: now + WINDOW_SECS,
-                    expires_at_epoch: now + WINDOW_SECS,
-                };
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(super::to_item(&fresh)?))
-                    .condition_expression("attribute_not_exists(PK) OR window_ends_at <= :now")
-                    .expression_attribute_values(":now", n(now))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk_error)
+                self.start_window(&LoginThrottleItem::first(key, now, now + delay_after(1), WINDOW_SECS), now).await
             }
             Some(t) if t.next_attempt_at > now => return Err(too_many(t.next_attempt_at - now)),
             Some(t) => {
@@ -150,6 +145,20 @@ impl Db {
             Err(ApiError::Conflict { .. }) => Err(too_many(1)),
             other => other,
         }
+    }
+
+    /// Writes the first count of a window, unless a live window exists (a 409 then).
+    async fn start_window(&self, first: &LoginThrottleItem, now: i64) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(first)?))
+            .condition_expression("attribute_not_exists(PK) OR window_ends_at <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
     }
 
     /// Forgets the identifier's failures after its right password.
@@ -192,26 +201,7 @@ impl Db {
                 return Err(too_many(end - now));
             }
             // No window yet, or an ended one: start one (a parallel start wins; count again).
-            let fresh = LoginThrottleItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                entity: LoginThrottleItem::ENTITY.into(),
-                failures: 1,
-                next_attempt_at: 0,
-                window_ends_at: now + SOURCE_WINDOW_SECS,
-                expires_at_epoch: now + SOURCE_WINDOW_SECS,
-            };
-            let started = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(super::to_item(&fresh)?))
-                .condition_expression("attribute_not_exists(PK) OR window_ends_at <= :now")
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await
-                .map_err(sdk_error);
-            match started {
+            match self.start_window(&LoginThrottleItem::first(&key, now, 0, SOURCE_WINDOW_SECS), now).await {
                 Ok(_) => return Ok(()),
                 Err(ApiError::Conflict { .. }) => continue,
                 Err(e) => return Err(e),

@@ -4,7 +4,7 @@ use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortK
 use crate::{
     error::ApiError,
     keys::{self, Key},
-    models::{GuardItem, ProfileItem, UserItem},
+    models::{GuardItem, ProfileItem, SweepItem, UserItem},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -26,37 +26,6 @@ fn guard_conflict(field: &'static str) -> ApiError {
 
 fn is_active_admin(user: &UserItem) -> bool {
     user.role == crate::models::Role::Admin && user.is_active
-}
-
-/// The marker of a deleted account whose partition is still being swept.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SweepItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity: String,
-    pub user_id: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-}
-
-impl SweepItem {
-    pub const ENTITY: &'static str = "Sweep";
-
-    fn new(user_id: &str) -> Self {
-        let key = keys::sweep_marker(user_id);
-        SweepItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity: Self::ENTITY.into(),
-            user_id: user_id.to_owned(),
-            gsi1pk: keys::SWEEPS_GSI1PK.into(),
-            gsi1sk: format!("{}#{user_id}", chrono::Utc::now().to_rfc3339()),
-        }
-    }
 }
 
 /// The answer when a change would leave no active admin.
