@@ -141,19 +141,24 @@ struct LoginBody {
 /// Written by hand: "exactly one of `username` and `email`" is a `oneOf` the derive cannot say.
 impl utoipa::PartialSchema for LoginBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let by = |id: &str, example: &str| {
+        // The identifiers as registration states them: one that cannot name an account is a 400
+        // before any password is checked.
+        let by = |id: &str, rule: serde_json::Value, example: &str| {
             serde_json::json!({
                 "type": "object",
                 "additionalProperties": false,
                 "required": [id, "password"],
                 "properties": {
-                    id: {"type": "string", "maxLength": 254},
+                    id: rule,
                     "password": {"type": "string", "format": "password", "maxLength": Password::MAX},
                 },
                 "examples": [{id: example, "password": "correct horse battery"}],
             })
         };
-        let schema = serde_json::json!({"oneOf": [by("username", "alice_01"), by("email", "alice@example.com")]});
+        let username = serde_json::json!({"type": "string", "minLength": 3, "maxLength": 30,
+            "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"});
+        let email = serde_json::json!({"type": "string", "format": "email", "maxLength": 254});
+        let schema = serde_json::json!({"oneOf": [by("username", username, "alice_01"), by("email", email, "alice@example.com")]});
         serde_json::from_value(schema).expect("a valid schema")
     }
 }

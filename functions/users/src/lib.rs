@@ -88,6 +88,9 @@ async fn patch_me(
     let mut c = Checker::default();
     let username = body.username.as_deref().and_then(|u| c.check("username", Username::parse(u)));
     let email = body.email.as_deref().and_then(|e| c.check("email", Email::parse(e)));
+    if body.current_password.as_ref().is_some_and(|p| p.chars().count() > Password::MAX) {
+        c.fail("current_password", "is too long");
+    }
     let phone = match &body.phone {
         None => None,
         Some(None) => Some(None),
