@@ -271,7 +271,17 @@ async fn a_user_keeps_at_most_the_limit_of_habits_and_reminders() {
     let body = json!({"title": "One more", "frequency": {"type": "daily"}, "start_date": "2026-01-01"});
     let over = app.call("POST", "/habits", Some(&s.access), Some(body.clone())).await;
     assert!(over.problem(409)["detail"].as_str().unwrap().contains("at most 200 habits"), "{}", over.body);
+    // Nor does joining a challenge make a 201st habit for it.
+    let admin = app.admin("limitsadmin").await;
+    let today = Utc::now().date_naive();
+    let challenge = json!({"challenge_name": "Limits", "start_date": today.to_string(), "end_date": (today + Duration::days(9)).to_string()});
+    let c = app.call("POST", "/challenges", Some(&admin.access), Some(challenge)).await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let join = format!("/challenges/{}/join", c.body["challenge_id"].as_str().unwrap());
+    let over = app.call("POST", &join, Some(&s.access), None).await;
+    assert!(over.problem(409)["detail"].as_str().unwrap().contains("at most 200 habits"), "{}", over.body);
     assert_eq!(app.count("Habit").await, 200);
+    assert_eq!(app.count("Membership").await, 0);
 
     let h = habits.pop().unwrap();
     let rem = json!({"habit_id": h, "reminder_time": "07:30", "repeat_days": ["mon"], "message": "m"});

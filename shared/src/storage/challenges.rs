@@ -113,7 +113,12 @@ impl Db {
             )?,
             Backing::New(h) => self.put_op(h, Some("attribute_not_exists(PK)"))?,
         };
-        let ops = vec![
+        // A habit made for the challenge counts against the user's limit like any other.
+        let counted = match backing {
+            Backing::New(h) => Some(self.count_one_more(&h.user_id, super::limits::Counted::Habits)?),
+            Backing::Existing(_) => None,
+        };
+        let mut ops = vec![
             self.put_op(m, Some("attribute_not_exists(PK)"))?,
             self.update_op(
                 &keys::challenge(&m.challenge_id),
@@ -124,11 +129,13 @@ impl Db {
             )?,
             habit_op,
         ];
+        ops.extend(counted);
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(0) => ApiError::Conflict { detail: "you have already joined this challenge".into(), field: None },
             Some(1) => {
                 ApiError::Conflict { detail: "this challenge has ended or is no longer open".into(), field: None }
             }
+            Some(3) => super::limits::Counted::Habits.exceeded(),
             Some(_) => ApiError::Conflict { detail: "the habit changed meanwhile; retry".into(), field: None },
             None => e.into(),
         })
