@@ -372,7 +372,7 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
             )
         };
         let won = [&ab, &ba].iter().filter(|r| r.status.is_success()).count();
-        assert!(won <= 1, "round {round}: both succeeded: {} / {}", ab.body, ba.body);
+        assert_eq!(won, 1, "round {round}: exactly one wins: {} / {}", ab.body, ba.body);
         let admins: Vec<_> = app
             .items()
             .await

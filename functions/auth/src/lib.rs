@@ -117,10 +117,11 @@ async fn register(
     source: SourceIp,
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<impl IntoResponse> {
-    // Every cheap refusal first: the fields, then a taken name or e-mail, then the source's budget.
+    // Cheap refusals first, before any hashing: the fields, the source's budget (which also
+    // bounds how fast one client can learn which names are taken), a taken name or e-mail.
     let registration = check_registration(&body.username, &body.email, body.phone.as_deref(), &body.password)?;
-    state.db.ensure_free(registration.username.as_str(), registration.email.as_str()).await?;
     source.reserve(&state).await?;
+    state.db.ensure_free(registration.username.as_str(), registration.email.as_str()).await?;
     let user = registration.into_user(Role::User).await?;
     state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
     let tokens = session::start(&state, &user).await?;
@@ -191,7 +192,8 @@ async fn login(
         }
         (None, Some(e)) => {
             let e = Email::parse(e).map_err(|e| ApiError::invalid("email", &e))?;
-            (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.as_str()))
+            // Counted by what the address looks like, as its guard is: look-alikes share one count.
+            (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.skeleton()))
         }
         _ => return Err(ApiError::invalid("username", "give exactly one of username and email")),
     };

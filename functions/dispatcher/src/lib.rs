@@ -104,10 +104,14 @@ pub async fn sweep_accounts(db: &Db, deadline: Option<Instant>) -> Result<(usize
     let pending = db.pending_sweeps(SWEEPS_PER_RUN).await?;
     let (mut swept, mut left) = (0, 0);
     for user_id in pending {
-        if db.sweep_user(&user_id, deadline).await? {
-            swept += 1;
-        } else {
-            left += 1;
+        match db.sweep_user(&user_id, deadline).await {
+            Ok(true) => swept += 1,
+            Ok(false) => left += 1,
+            // One account's failure (throttling) must not hold up the others; it stays pending.
+            Err(e) => {
+                tracing::warn!(error = %e, %user_id, "account sweep failed; left for the next run");
+                left += 1;
+            }
         }
     }
     Ok((swept, left))

@@ -181,10 +181,12 @@ impl Db {
                     if failed(0) {
                         return Ok(false);
                     }
+                    // The indexes of the operations as they were built, before either flag changes.
+                    let habit_index = if with_challenge { 2 } else { 1 };
                     if with_challenge && failed(1) {
                         with_challenge = false;
                     }
-                    if with_habit && failed(if with_challenge { 2 } else { 1 }) {
+                    if with_habit && failed(habit_index) {
                         with_habit = false;
                     }
                 }

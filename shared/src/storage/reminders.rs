@@ -88,17 +88,16 @@ impl Db {
     }
 
     /// Deletes every reminder of a habit (when the habit goes).
-    /// Deletes every reminder of a habit; returns how many there were.
+    /// Deletes every reminder of a habit, each counted out in its own transaction (so two
+    /// concurrent sweeps cannot count one reminder out twice); returns how many this call found.
     pub async fn delete_habit_reminders(&self, user_id: &str, habit_id: &str) -> Result<usize, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::REMINDER.into())));
         q.filter = Some(("habit_id = :h".into(), values([(":h", s(habit_id))])));
-        let keys: Vec<_> = self.query_all(q).await?.iter().filter_map(item_key).collect();
-        let count = keys.len();
-        self.batch_delete(keys).await?;
-        if count > 0 {
-            self.transact(vec![self.count_fewer(user_id, Counted::Reminders, count)?]).await?;
+        let found: Vec<ReminderItem> = self.query_all(q).await?.into_iter().map(from_item).collect::<Result<_, _>>()?;
+        for r in &found {
+            self.delete_reminder(user_id, &r.reminder_id).await?;
         }
-        Ok(count)
+        Ok(found.len())
     }
 
     /// One page of due reminders of one shard: armed, with `next_fire_at <= now`, oldest first.

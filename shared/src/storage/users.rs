@@ -181,27 +181,20 @@ impl Db {
             let mut q = Query::new(super::TABLE, keys::user_pk(user_id), None);
             q.limit = Some(100);
             let (items, _) = self.query_page(&q).await?;
-            let page: Vec<Key> = items.iter().filter_map(item_key).filter(|k| *k != marker).collect();
-            if page.is_empty() {
+            if !items.iter().filter_map(item_key).any(|k| k != marker) {
                 self.delete_existing(&marker).await?;
                 return Ok(true);
             }
-            let memberships: Vec<String> =
-                page.iter().filter_map(|k| k.sk.strip_prefix(keys::MEMBER)).map(str::to_owned).collect();
-            self.batch_delete(page).await?;
-            for challenge_id in memberships {
-                let _ = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(keys::PK, s(keys::challenge_pk(&challenge_id)))
-                    .key(keys::SK, s(keys::CHALLENGE_SK))
-                    .update_expression("ADD participant_count :minus")
-                    .condition_expression("attribute_exists(PK)")
-                    .expression_attribute_values(":minus", n(-1))
-                    .send()
-                    .await;
+            // Memberships first, each with its challenge's count in one transaction (a concurrent
+            // sweep of the same account cannot count a member out twice), then the rest.
+            let (memberships, rest): (Vec<Item>, Vec<Item>) = items
+                .into_iter()
+                .filter(|i| item_key(i).is_some_and(|k| k != marker))
+                .partition(|i| item_key(i).is_some_and(|k| k.sk.starts_with(keys::MEMBER)));
+            for m in memberships {
+                self.remove_membership(&from_item(m)?).await?;
             }
+            self.batch_delete(rest.iter().filter_map(item_key).collect()).await?;
         }
     }
 
