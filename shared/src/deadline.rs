@@ -36,7 +36,7 @@ pub fn work_budget(deadline_ms: u64, now_ms: u64, fallback: Duration) -> Duratio
     remaining.saturating_sub(stop_margin(remaining))
 }
 
-/// The instant to stop taking new work in the invocation of `context` (a function's `Context`).
+/// The instant to stop taking new work in an invocation whose deadline is `deadline_ms`.
 pub fn stop_at(deadline_ms: u64, fallback: Duration) -> tokio::time::Instant {
     let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
     tokio::time::Instant::now() + work_budget(deadline_ms, now_ms, fallback)

@@ -60,11 +60,15 @@ fn new_secret() -> String {
     B64.encode(rand::random::<[u8; 32]>())
 }
 
-/// When a refresh token expires: after its idle lifetime, and never past the session's absolute
-/// lifetime counted from its login.
+/// When a session ends however often it is refreshed: its absolute lifetime after the login.
+fn session_end(state: &AppState, session_started: chrono::DateTime<chrono::Utc>) -> i64 {
+    session_started.timestamp() + state.config.session_max_age.as_secs() as i64
+}
+
+/// When a refresh token expires: after its idle lifetime, and never past [`session_end`].
 fn refresh_expiry(state: &AppState, session_started: chrono::DateTime<chrono::Utc>) -> i64 {
     let idle = (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64;
-    idle.min(session_started.timestamp() + state.config.session_max_age.as_secs() as i64)
+    idle.min(session_end(state, session_started))
 }
 
 fn pair(state: &AppState, user: &UserItem, family_id: &str, secret: &str) -> Result<TokenPair, ApiError> {
@@ -81,6 +85,7 @@ pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiEr
     let family_id = ulid::Ulid::new().to_string();
     let secret = new_secret();
     let key = crate::keys::refresh_family(&user.user_id, &family_id);
+    let created_at = chrono::Utc::now();
     let family = RefreshFamilyItem {
         pk: key.pk,
         sk: key.sk,
@@ -93,10 +98,9 @@ pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiEr
         rotated_at: 0,
         grace_used: false,
         token_version: user.token_version,
-        created_at: chrono::Utc::now(),
-        expires_at_epoch: 0,
+        created_at,
+        expires_at_epoch: refresh_expiry(state, created_at),
     };
-    let family = RefreshFamilyItem { expires_at_epoch: refresh_expiry(state, family.created_at), ..family };
     state.db.create_refresh_family(&family).await?;
     pair(state, user, &family_id, &secret)
 }
@@ -111,8 +115,7 @@ pub async fn refresh(state: &AppState, raw: &str) -> Result<TokenPair, ApiError>
     let family = state.db.get_refresh_family(&token.user_id, &token.family_id).await?.ok_or(INVALID)?;
     let presented = token.hash();
     let now = now_epoch() as i64;
-    let absolute_end = family.created_at.timestamp() + state.config.session_max_age.as_secs() as i64;
-    if family.expires_at_epoch <= now || absolute_end <= now {
+    if family.expires_at_epoch <= now || session_end(state, family.created_at) <= now {
         return Err(INVALID);
     }
     let same = |hash: &str| bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), hash.as_bytes()));

@@ -12,7 +12,7 @@
 //!   moves to its next occurrence after now.
 //! - habit inactive / ended / not started, or user deactivated: **suppressed**, moved on.
 //!
-//! A run stops taking new work when the Lambda deadline is near ([`work_budget`]); what is left
+//! A run stops taking new work when the Lambda deadline is near ([`shared::deadline`]); what is left
 //! stays due in the index and the next run (a minute later) picks it up, marked late.
 
 use chrono::{DateTime, Utc};
@@ -72,11 +72,6 @@ impl DispatchConfig {
 /// The time a run works when the invocation's deadline cannot be believed: the template's
 /// `Timeout` of the dispatcher (55 s), which is also shorter than the schedule's minute.
 pub const FALLBACK_TIMEOUT: Duration = Duration::from_secs(55);
-
-/// How long a run may take new work (see [`shared::deadline::work_budget`]).
-pub fn work_budget(deadline_ms: u64, now_ms: u64) -> Duration {
-    shared::deadline::work_budget(deadline_ms, now_ms, FALLBACK_TIMEOUT)
-}
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -236,17 +231,4 @@ pub async fn handle_event(
         tracing::info!(event_id = ?event.get("id"), ?report, "dispatch finished");
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_deadline_in_the_past_gives_the_template_timeout_less_the_margin() {
-        let now = 1_764_600_000_000;
-        // `cargo lambda watch` hands every invocation `Lambda-Runtime-Deadline-Ms: 600000`.
-        assert_eq!(work_budget(600_000, now), Duration::from_secs(50));
-        assert_eq!(work_budget(now + 55_000, now), Duration::from_secs(50));
-    }
 }

@@ -29,8 +29,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (db, cfg) = (&db, &cfg);
         async move {
-            let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-            let deadline = tokio::time::Instant::now() + dispatcher::work_budget(event.context.deadline, now_ms);
+            let deadline = shared::deadline::stop_at(event.context.deadline, dispatcher::FALLBACK_TIMEOUT);
             dispatcher::handle_event(db, cfg, &event.payload, chrono::Utc::now(), Some(deadline))
                 .await
                 .map_err(|e| lambda_runtime::Error::from(e.to_string()))

@@ -107,14 +107,11 @@ impl Db {
         Ok(())
     }
 
-    /// Deletes a habit and everything of it: entries, category links and reminders. The habit item
-    /// goes first, so an entry or link write racing the delete fails its habit condition instead of
-    /// landing after the sweep; a delete interrupted half-way is finished by calling it again (the
-    /// leftovers are still found by the range Query). `false` when nothing of the habit exists.
-    /// Deletes a habit and everything of it: the habit item first (so nothing new can attach to
-    /// it), then its entries and links, reminders and memberships. Every call sweeps all of them,
-    /// so a retry after a partial failure finishes the clean-up; `false` only when nothing of
-    /// the habit was left.
+    /// Deletes a habit and everything of it: the habit item first (so an entry or link write
+    /// racing the delete fails its habit condition instead of landing after the sweep), then its
+    /// entries and links, reminders and memberships. Every call sweeps all of them, so a retry
+    /// after a partial failure finishes the clean-up; `false` only when nothing of the habit was
+    /// left.
     pub async fn delete_habit(&self, user_id: &str, habit_id: &str) -> Result<bool, ApiError> {
         let (lo, hi) = keys::habit_range(habit_id);
         let habit_key = keys::habit(user_id, habit_id);

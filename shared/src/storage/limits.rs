@@ -3,9 +3,10 @@
 //! counts live in one item of the user's partition (`USER#<id> / LIMITS`), changed in the same
 //! transaction as the item they count; a create past its limit is a 409 that names the limit.
 //!
-//! A count can only drift low (a reminder swept with its habit is subtracted after the sweep, so
-//! a failure in between leaves it counted; items older than the counts were never counted), which
-//! may let a user pass a limit by what was never counted, never keep a user below it.
+//! Every count changes in the same transaction as its item, each item counted out once (a delete
+//! is conditional on the item existing). Only items older than the counts were never counted:
+//! deleting them lowers a count below what is held, which may let a user pass a limit by that
+//! many, never keeps a user below it.
 
 use super::{n, values, Db};
 use crate::{error::ApiError, keys};

@@ -400,11 +400,6 @@ impl Db {
         }
     }
 
-    /// Every item of one partition (all pages).
-    pub async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, ApiError> {
-        self.query_all(Query::new(TABLE, pk, None)).await
-    }
-
     /// Reads many items by key (`BatchGetItem`, 100 a call), retrying unprocessed keys. Missing
     /// items are left out; the order of `keys` is kept.
     pub async fn batch_get<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>, ApiError> {

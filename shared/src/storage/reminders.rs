@@ -87,8 +87,7 @@ impl Db {
         Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
     }
 
-    /// Deletes every reminder of a habit (when the habit goes).
-    /// Deletes every reminder of a habit, each counted out in its own transaction (so two
+    /// Deletes every reminder of a habit (when the habit goes), each counted out in its own transaction (so two
     /// concurrent sweeps cannot count one reminder out twice); returns how many this call found.
     pub async fn delete_habit_reminders(&self, user_id: &str, habit_id: &str) -> Result<usize, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::REMINDER.into())));

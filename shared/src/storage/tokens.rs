@@ -20,8 +20,7 @@ impl Db {
     }
 
     /// Moves the family from `family.current_hash` to `new_hash`. Fails with a conflict if another
-    /// refresh rotated it first (so one refresh token is used once, even under races).
-    /// Replaces the family's current hash with `new_hash` (if it is still the one read). A
+    /// refresh rotated it first (so one refresh token is used once, even under races). A
     /// `grace_retry` answers the hash the latest rotation replaced, once: that rotation's time
     /// and replaced hash stay, and its grace is used up.
     pub async fn rotate_refresh_family(
