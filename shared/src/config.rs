@@ -27,6 +27,8 @@ pub struct Config {
     /// Password checks one source address may cause per 5 minutes (`LOGIN_SOURCE_ATTEMPTS`).
     pub login_source_attempts: u32,
     pub log_level: tracing::Level,
+    /// Timeouts and retries of DynamoDB calls (`DYNAMODB_*_TIMEOUT_MS`, `DYNAMODB_MAX_ATTEMPTS`).
+    pub dynamodb: crate::storage::Tuning,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Config {
             .field("session_max_age", &self.session_max_age)
             .field("login_source_attempts", &self.login_source_attempts)
             .field("log_level", &self.log_level)
+            .field("dynamodb", &self.dynamodb)
             .finish()
     }
 }
@@ -142,6 +145,7 @@ impl Config {
             session_max_age: seconds("SESSION_MAX_AGE_SECONDS", 90 * 24 * 3600, 365 * 24 * 3600)?,
             login_source_attempts: whole("LOGIN_SOURCE_ATTEMPTS", 100, 1_000_000, "attempts")? as u32,
             log_level,
+            dynamodb: crate::storage::Tuning::from_vars(vars)?,
         })
     }
 }

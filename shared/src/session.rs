@@ -80,8 +80,30 @@ fn pair(state: &AppState, user: &UserItem, family_id: &str, secret: &str) -> Res
     })
 }
 
-/// Starts a new session (login, registration, password change) for `user`.
+/// A session made but not stored yet: its refresh family, to be written with the request's other
+/// items (registration writes it in the account's own transaction), and the secret its first
+/// refresh token carries.
+pub struct NewSession {
+    pub family: RefreshFamilyItem,
+    secret: String,
+}
+
+impl NewSession {
+    /// The token pair of this session, once its family is stored.
+    pub fn tokens(&self, state: &AppState, user: &UserItem) -> Result<TokenPair, ApiError> {
+        pair(state, user, &self.family.family_id, &self.secret)
+    }
+}
+
+/// Starts a new session (login, password change) for `user`.
 pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiError> {
+    let session = new_session(state, user);
+    state.db.create_refresh_family(&session.family).await?;
+    session.tokens(state, user)
+}
+
+/// A new session of `user`, not stored yet.
+pub fn new_session(state: &AppState, user: &UserItem) -> NewSession {
     let family_id = ulid::Ulid::new().to_string();
     let secret = new_secret();
     let key = crate::keys::refresh_family(&user.user_id, &family_id);
@@ -101,8 +123,7 @@ pub async fn start(state: &AppState, user: &UserItem) -> Result<TokenPair, ApiEr
         created_at,
         expires_at_epoch: refresh_expiry(state, created_at),
     };
-    state.db.create_refresh_family(&family).await?;
-    pair(state, user, &family_id, &secret)
+    NewSession { family, secret }
 }
 
 const INVALID: ApiError = ApiError::Unauthorized("invalid or expired refresh token");

@@ -44,7 +44,8 @@ impl AppState {
             }
         };
         crate::telemetry::init(config.log_level);
-        let client = crate::storage::client(&sdk, config.dynamodb_endpoint.as_deref(), &config.table_name);
+        let client =
+            crate::storage::client(&sdk, &config.dynamodb, config.dynamodb_endpoint.as_deref(), &config.table_name);
         AppState::new(config, client)
     }
 }

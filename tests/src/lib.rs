@@ -24,6 +24,7 @@ pub fn kid() -> String {
     shared::signing::SigningKeys::single(SECRET.as_bytes()).expect("test key").active
 }
 
+pub mod faults;
 pub mod iam;
 pub mod template;
 
@@ -61,14 +62,16 @@ pub fn endpoint() -> &'static str {
 
 /// A client of the test DynamoDB Local, counting the requests it sends.
 pub fn client(calls: &CallCounter) -> Client {
-    shared::storage::counter::local_client(endpoint(), calls, None)
+    shared::storage::counter::local_client(endpoint(), &Default::default(), calls, None)
 }
 
 /// The client that the function (or tool) `caller` gets in a test world: counted like every
 /// client, and with `DYNAMODB_CALL_LOG` set (as `make test` does), each request's IAM action
 /// recorded under `caller` for the permission check (`--bin permissions`).
-pub fn client_of(caller: &str, table: &str, calls: &CallCounter) -> Client {
-    shared::storage::counter::local_client(endpoint(), calls, CallRecorder::from_env_as(caller, table))
+pub fn client_of(caller: &str, config: &Config, calls: &CallCounter) -> Client {
+    let endpoint = config.dynamodb_endpoint.as_deref().unwrap_or(endpoint());
+    let recorder = CallRecorder::from_env_as(caller, &config.table_name);
+    shared::storage::counter::local_client(endpoint, &config.dynamodb, calls, recorder)
 }
 
 pub fn config(table: &str) -> Config {
@@ -123,11 +126,10 @@ function_defs!(auth, users, habits, categories, reminders, challenges);
 /// Every function of a world on `table` with `config`, each with a client of its own (see
 /// [`client_of`]).
 pub fn functions(config: &Config, calls: &CallCounter) -> Vec<Function> {
-    let table = &config.table_name;
     FUNCTIONS
         .iter()
         .map(|f| {
-            let state = AppState::new(config.clone(), client_of(f.name, table, calls));
+            let state = AppState::new(config.clone(), client_of(f.name, config, calls));
             Function { name: f.name, routes: (f.routes)(), router: (f.app)(state) }
         })
         .collect()
@@ -216,7 +218,7 @@ impl TestApp {
         shared::storage::table::create_table(&client, &table).await.expect("create table");
         let state = AppState::new(config(&table), client.clone());
         let functions = functions(&config(&table), &calls);
-        let dispatcher = shared::storage::Db::new(client_of("dispatcher", &table, &calls), table.clone());
+        let dispatcher = shared::storage::Db::new(client_of("dispatcher", &config(&table), &calls), table.clone());
         TestApp { table, client, calls, state, functions, dispatcher }
     }
 
@@ -230,6 +232,23 @@ impl TestApp {
             state: self.state.clone(),
             functions: functions(&config_with(&self.table, &[("JWT_KEYS", keys_json)]), &self.calls),
             dispatcher: self.dispatcher.clone(),
+        }
+    }
+
+    /// The same world served by functions (and a dispatcher) whose DynamoDB requests go to
+    /// `endpoint` (a [`faults::FaultProxy`] in front of the world's DynamoDB Local) with the
+    /// timeouts and retries of `tuning`. The test's own access (`state`, `client`) stays direct.
+    pub fn behind(&self, endpoint: &str, tuning: shared::storage::Tuning) -> TestApp {
+        let mut config = config(&self.table);
+        config.dynamodb_endpoint = Some(endpoint.to_owned());
+        config.dynamodb = tuning;
+        TestApp {
+            table: self.table.clone(),
+            client: self.client.clone(),
+            calls: self.calls.clone(),
+            state: self.state.clone(),
+            functions: functions(&config, &self.calls),
+            dispatcher: shared::storage::Db::new(client_of("dispatcher", &config, &self.calls), self.table.clone()),
         }
     }
 
@@ -251,7 +270,22 @@ impl TestApp {
 
     /// Sends a request to the function API Gateway would route it to.
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        self.call_with(method, path, token, &[], body).await
+    }
+
+    /// [`call`](Self::call) with extra request `headers`.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
         let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
@@ -300,7 +334,7 @@ impl TestApp {
         let user = auth::new_user(name, &format!("{name}@example.com"), None, PASSWORD, Role::Admin).await.unwrap();
         self.state
             .db
-            .create_user(&user, &shared::models::ProfileItem::empty(&user.user_id, user.created_at))
+            .create_user(&user, &shared::models::ProfileItem::empty(&user.user_id, user.created_at), None)
             .await
             .unwrap();
         self.login(name).await
@@ -316,6 +350,36 @@ impl TestApp {
     pub async fn put_item<T: serde::Serialize>(&self, item: &T) {
         let item = shared::storage::to_item(item).expect("item");
         self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.expect("put");
+    }
+
+    /// Writes many items as they are (`BatchWriteItem`, 25 a call, 8 calls at once), unprocessed
+    /// ones again until none are left (tests only: to place a world in a given state).
+    pub async fn put_items(&self, items: Vec<HashMap<String, AttributeValue>>) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        use futures::StreamExt;
+        let batches = items.chunks(25).map(|c| {
+            c.iter()
+                .map(|i| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(i.clone())).build().unwrap())
+                        .build()
+                })
+                .collect::<Vec<_>>()
+        });
+        futures::stream::iter(batches)
+            .for_each_concurrent(8, |mut batch| async move {
+                while !batch.is_empty() {
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, batch)
+                        .send()
+                        .await
+                        .expect("batch write");
+                    batch = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                }
+            })
+            .await;
     }
 
     /// Every item of the table (tests only: the API itself never scans).

@@ -43,7 +43,7 @@ async fn armed(
     };
     let mut r = ReminderItem::new(&s.user_id, spec, after);
     r.arm(after);
-    app.state.db.put_reminder(&r, None).await.unwrap();
+    app.put_item(&r).await;
     r
 }
 

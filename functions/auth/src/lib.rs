@@ -123,8 +123,9 @@ async fn register(
     source.reserve(&state).await?;
     state.db.ensure_free(registration.username.as_str(), registration.email.as_str()).await?;
     let user = registration.into_user(Role::User).await?;
-    state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
-    let tokens = session::start(&state, &user).await?;
+    let session = session::new_session(&state, &user);
+    state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at), Some(&session.family)).await?;
+    let tokens = session.tokens(&state, &user)?;
     Ok((StatusCode::CREATED, axum::Json(SessionBody { user: user.view(), tokens })))
 }
 

@@ -13,8 +13,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(2);
         }
     };
-    let level = match shared::config::log_level(std::env::var("LOG_LEVEL").ok().as_deref()) {
-        Ok(level) => level,
+    let (level, tuning) = match shared::config::log_level(std::env::var("LOG_LEVEL").ok().as_deref())
+        .and_then(|level| Ok((level, shared::storage::Tuning::from_env()?)))
+    {
+        Ok(found) => found,
         Err(e) => {
             eprintln!("configuration error: {e}");
             std::process::exit(2);
@@ -23,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init(level);
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
     let db = shared::storage::Db::new(
-        shared::storage::client(&shared::storage::sdk_config().await, endpoint.as_deref(), &table),
+        shared::storage::client(&shared::storage::sdk_config().await, &tuning, endpoint.as_deref(), &table),
         table,
     );
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {

@@ -247,7 +247,7 @@ async fn patch_reminder(
     r.arm(now);
     r.version += 1;
     r.updated_at = now;
-    state.db.put_reminder(&r, Some(current.version)).await?;
+    state.db.put_reminder(&r, current.version).await?;
     Ok(axum::Json(view(&r)))
 }
 

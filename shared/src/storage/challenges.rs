@@ -1,6 +1,6 @@
 //! Challenges, memberships and the leaderboard.
 
-use super::{from_item, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1, GSI3, TABLE};
+use super::{from_item, n, s, values, Db, Item, Query, SortKey, TxError, GSI1, GSI3, TABLE};
 use crate::{
     error::ApiError,
     keys,
@@ -35,17 +35,8 @@ impl Db {
 
     /// Replaces a challenge read as `current` (fails if it changed or someone joined or left).
     pub async fn update_challenge(&self, c: &ChallengeItem, current: &ChallengeItem) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(c)?))
-            .condition_expression("version = :v AND participant_count = :pc")
-            .expression_attribute_values(":v", n(current.version))
-            .expression_attribute_values(":pc", n(current.participant_count))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        let vals = values([(":v", n(current.version)), (":pc", n(current.participant_count))]);
+        self.put_if(&super::to_item(c)?, "version = :v AND participant_count = :pc", Some(vals)).await
     }
 
     /// A page of challenges by start date (GSI1 `CHALLENGES`), optionally upcoming, active or ended.

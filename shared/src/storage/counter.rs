@@ -40,10 +40,17 @@ impl Intercept for CallCounter {
     }
 }
 
-/// A client for `endpoint` (DynamoDB Local) with static local credentials and the counter attached
-/// (and the recorder, when given).
-pub fn local_client(endpoint: &str, counter: &CallCounter, recorder: Option<CallRecorder>) -> aws_sdk_dynamodb::Client {
-    let mut conf = aws_sdk_dynamodb::Config::builder()
+/// A client for `endpoint` (DynamoDB Local) with static local credentials, the timeouts and retries
+/// of `tuning` (as the functions' clients have them), and the counter attached (and the recorder,
+/// when given).
+pub fn local_client(
+    endpoint: &str,
+    tuning: &super::Tuning,
+    counter: &CallCounter,
+    recorder: Option<CallRecorder>,
+) -> aws_sdk_dynamodb::Client {
+    let mut conf = tuning
+        .apply(aws_sdk_dynamodb::Config::builder())
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"))

@@ -1,8 +1,6 @@
 //! Habits, their tracking entries and their category links (all in the owner's partition).
 
-use super::{
-    from_item, item_key, limits::Counted, n, s, sdk_error, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE,
-};
+use super::{from_item, item_key, limits::Counted, n, s, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE};
 use crate::{
     error::ApiError,
     keys,
@@ -88,23 +86,16 @@ impl Db {
     /// Replaces a habit as it was read (`current`): the write fails with 409 if the habit, its
     /// entries or its memberships changed meanwhile (their counters are part of the item).
     pub async fn update_habit(&self, habit: &HabitItem, current: &HabitItem) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(habit)?))
-            .condition_expression("version = :v AND entries_rev = :er AND membership_rev = :mr")
-            .expression_attribute_values(":v", n(current.version))
-            .expression_attribute_values(":er", n(current.entries_rev))
-            .expression_attribute_values(":mr", n(current.membership_rev))
-            .send()
+        let vals =
+            values([(":v", n(current.version)), (":er", n(current.entries_rev)), (":mr", n(current.membership_rev))]);
+        self.put_if(&super::to_item(habit)?, "version = :v AND entries_rev = :er AND membership_rev = :mr", Some(vals))
             .await
-            .map_err(|e| match sdk_error(e) {
+            .map_err(|e| match e {
                 ApiError::Conflict { .. } => {
                     ApiError::Conflict { detail: "the habit was changed concurrently; retry".into(), field: None }
                 }
                 other => other,
-            })?;
-        Ok(())
+            })
     }
 
     /// Deletes a habit and everything of it: the habit item first (so an entry or link write
@@ -354,7 +345,15 @@ impl Db {
         })
     }
 
+    /// Removes a habit from a category; `false` when it was not filed there. A transaction (of one
+    /// delete) so that a retry after a lost answer is recognised by its token: a plain
+    /// `DeleteItem` retried would find nothing and answer 404 for the link it removed.
     pub async fn unlink_category(&self, user_id: &str, habit_id: &str, category_id: &str) -> Result<bool, ApiError> {
-        self.delete_existing(&keys::habit_category(user_id, habit_id, category_id)).await
+        let key = keys::habit_category(user_id, habit_id, category_id);
+        match self.transact(vec![self.delete_op(&key, Some("attribute_exists(PK)"), None)?]).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_condition() == Some(0) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }

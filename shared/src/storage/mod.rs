@@ -7,6 +7,7 @@ pub mod counter;
 pub mod habits;
 pub mod limits;
 pub mod reminders;
+mod sdk;
 pub mod table;
 pub mod throttle;
 pub mod tokens;
@@ -22,6 +23,8 @@ use aws_sdk_dynamodb::{
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 
+pub use sdk::{client, sdk_config, Tuning};
+
 pub type Item = HashMap<String, AttributeValue>;
 
 /// The table and the client that reaches it. Cheap to clone.
@@ -29,26 +32,6 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct Db {
     pub client: Client,
     pub table: String,
-}
-
-/// The AWS SDK's configuration from the environment (region, credentials), once per process,
-/// without network calls: credentials are resolved lazily on the first request.
-pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
-}
-
-/// Builds the DynamoDB client once, at start-up. `endpoint` points at DynamoDB Local. `table` is
-/// the caller's own table: with `DYNAMODB_CALL_LOG` set (tests only), every request's IAM action
-/// is recorded ([`counter::CallRecorder`]).
-pub fn client(sdk: &aws_config::SdkConfig, endpoint: Option<&str>, table: &str) -> Client {
-    let mut conf = aws_sdk_dynamodb::config::Builder::from(sdk);
-    if let Some(endpoint) = endpoint {
-        conf = conf.endpoint_url(endpoint);
-    }
-    if let Some(recorder) = counter::CallRecorder::from_env(table) {
-        conf = conf.interceptor(recorder);
-    }
-    Client::from_conf(conf.build())
 }
 
 /// Maps any SDK failure: throttling and transport problems are retryable (503), a failed
@@ -86,6 +69,26 @@ where
         _ => {}
     }
     ApiError::Internal(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
+}
+
+/// Whether a failed request may have been applied although no answer said so: a timeout, a
+/// connection lost after sending, an unreadable answer, or a 5xx (AWS: "the request may or may
+/// not have succeeded"). Throttling and other 4xx answers mean it was not applied.
+pub fn may_have_committed<E, R>(e: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(se) => matches!(se.err().code(), Some("InternalServerError" | "ServiceUnavailable")),
+        _ => false,
+    }
+}
+
+/// Waits before retry `attempt` (from 1): growing and jittered, about 0.4 s in all over 6 retries.
+async fn backoff(attempt: u32) {
+    let jitter = rand::random::<u64>() % (10 * u64::from(attempt));
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
 }
 
 /// Outcome of a failed transaction.
@@ -171,17 +174,44 @@ impl Db {
         out.item.map(from_item).transpose()
     }
 
-    /// Writes a new item; a 409 if one with its key exists.
+    /// Writes a new item whose key was just made (a fresh ULID): a 409 only if another item holds
+    /// that key, never for this write's own earlier attempt (see [`put_if`](Self::put_if)).
     pub async fn put_new<T: Serialize>(&self, item: &T) -> Result<(), ApiError> {
-        self.client
+        self.put_if(&to_item(item)?, "attribute_not_exists(PK)", None).await
+    }
+
+    /// Puts `item` if `condition` (with `vals`) holds on the item it replaces, else a 409. When the
+    /// condition fails because the item found *is* `item`, that is this write's own earlier attempt,
+    /// committed although its answer was lost and the SDK retried it: a success, not a conflict.
+    /// (Every item a request writes carries something of that request, a fresh id, a new version
+    /// or timestamp, so nobody else writes the same item by chance.)
+    pub async fn put_if(
+        &self,
+        item: &Item,
+        condition: &str,
+        vals: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<(), ApiError> {
+        use aws_sdk_dynamodb::{operation::put_item::PutItemError, types::ReturnValuesOnConditionCheckFailure};
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(item)?))
-            .condition_expression("attribute_not_exists(PK)")
+            .set_item(Some(item.clone()))
+            .condition_expression(condition)
+            .set_expression_attribute_values(vals)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(found)) if found.item.as_ref() == Some(item) => {
+                    tracing::info!("a put's lost answer: its retry found the item written");
+                    Ok(())
+                }
+                _ => Err(sdk_error(e)),
+            },
+        }
     }
 
     /// Deletes an item; `false` when there was none.
@@ -199,9 +229,12 @@ impl Db {
     }
 
     /// Marks a catalogue item (category, challenge) `deleting` at the version read, bumping the
-    /// version: a racing change fails, and no new link or membership can be made to it.
+    /// version: a racing change fails, and no new link or membership can be made to it. A retry
+    /// that finds the item already marked at the next version is this call's own earlier attempt.
     pub async fn mark_deleting(&self, key: &Key, version: u64) -> Result<(), ApiError> {
-        self.client
+        use aws_sdk_dynamodb::{operation::update_item::UpdateItemError, types::ReturnValuesOnConditionCheckFailure};
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
@@ -211,10 +244,22 @@ impl Db {
             .expression_attribute_values(":deleting", s("deleting"))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":v", n(version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(found))
+                    if found.item.as_ref().is_some_and(|i| {
+                        i.get("status") == Some(&s("deleting")) && i.get("version") == Some(&n(version + 1))
+                    }) =>
+                {
+                    Ok(())
+                }
+                _ => Err(sdk_error(e)),
+            },
+        }
     }
 
     /// A `Put` of a transaction, optionally conditional.
@@ -287,12 +332,24 @@ impl Db {
         Ok(TransactWriteItem::builder().update(op).build())
     }
 
-    /// Writes all `items` or none. A cancellation caused only by a concurrent transaction on the
-    /// same items (`TransactionConflict`) is retried a few times; a failed condition is returned.
+    /// Writes all `items` or none, once. The transaction carries one `ClientRequestToken` that
+    /// every resend of it keeps: the SDK's retries, one more here after an answer that may hide a
+    /// commit (a timeout, a dropped connection, a 500), and the retries of a cancellation caused
+    /// only by a concurrent transaction on the same items (`TransactionConflict`, up to 6). Once
+    /// an attempt has committed, DynamoDB answers that token with success and writes nothing
+    /// again (for 10 minutes); a cancelled attempt leaves the token free to be tried again. So a
+    /// lost answer never turns into a failed condition. A failed condition is returned.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
-        let mut attempt = 0u32;
+        let token = ulid::Ulid::new().to_string();
+        let (mut conflicts, mut resent) = (0u32, 0u32);
         loop {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(&token)
+                .send()
+                .await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(err) => err,
@@ -305,23 +362,30 @@ impl Db {
                             .map(|r| r.code().unwrap_or("None").to_owned())
                             .collect::<Vec<_>>(),
                     ),
-                    TransactWriteItemsError::TransactionInProgressException(_) => {
-                        Some(vec!["TransactionConflict".to_owned()])
+                    // This token's earlier attempt is still being applied: ask again, same token.
+                    TransactWriteItemsError::TransactionInProgressException(_) if conflicts < 6 => {
+                        conflicts += 1;
+                        backoff(conflicts).await;
+                        continue;
                     }
                     _ => None,
                 },
                 _ => None,
             };
             let Some(reasons) = reasons else {
+                if may_have_committed(&err) && resent < 1 {
+                    resent += 1;
+                    tracing::info!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "transaction answer unknown: asked again with its token");
+                    backoff(1).await;
+                    continue;
+                }
                 return Err(TxError::Other(sdk_error(err)));
             };
             let only_conflicts = !reasons.iter().any(|r| r == "ConditionalCheckFailed")
                 && reasons.iter().any(|r| r == "TransactionConflict");
-            // Up to 6 retries with growing, jittered waits (about 0.4 s in all at most).
-            if only_conflicts && attempt < 6 {
-                attempt += 1;
-                let jitter = rand::random::<u64>() % (10 * u64::from(attempt));
-                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
+            if only_conflicts && conflicts < 6 {
+                conflicts += 1;
+                backoff(conflicts).await;
                 continue;
             }
             return Err(TxError::Cancelled(reasons));

@@ -23,18 +23,9 @@ pub enum FireOutcome {
 }
 
 impl Db {
-    pub async fn put_reminder(&self, reminder: &ReminderItem, expected_version: Option<u64>) -> Result<(), ApiError> {
-        let Some(v) = expected_version else { return self.put_new(reminder).await };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(reminder)?))
-            .condition_expression("version = :v")
-            .expression_attribute_values(":v", n(v))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+    /// Replaces a reminder read at version `expected_version`.
+    pub async fn put_reminder(&self, reminder: &ReminderItem, expected_version: u64) -> Result<(), ApiError> {
+        self.put_if(&super::to_item(reminder)?, "version = :v", Some(values([(":v", n(expected_version))]))).await
     }
 
     /// Writes a new reminder only while its habit exists (one transaction): a reminder racing

@@ -16,7 +16,7 @@
 //! Both answer 429 with `Retry-After`. Attempts that race for the same slot lose with a 429 of one
 //! second, so that N parallel wrong passwords are never N password checks.
 
-use super::{from_item, item_key, n, s, sdk_error, Db};
+use super::{from_item, item_key, n, s, sdk_error, values, Db};
 use crate::{
     error::ApiError,
     keys::{self, Key},
@@ -120,24 +120,19 @@ impl Db {
             Some(t) if t.next_attempt_at > now => return Err(too_many(t.next_attempt_at - now)),
             Some(t) => {
                 let failures = t.failures + 1;
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key(keys::PK, s(&key.pk))
-                    .key(keys::SK, s(&key.sk))
-                    .update_expression(
-                        "SET failures = :f, next_attempt_at = :next, window_ends_at = :end, expires_at_epoch = :end",
-                    )
-                    .condition_expression("failures = :seen AND window_ends_at > :now")
-                    .expression_attribute_values(":f", n(failures))
-                    .expression_attribute_values(":seen", n(t.failures))
-                    .expression_attribute_values(":next", n(now + delay_after(failures)))
-                    .expression_attribute_values(":end", n(now + WINDOW_SECS))
-                    .expression_attribute_values(":now", n(now))
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk_error)
+                let counted = LoginThrottleItem {
+                    failures,
+                    next_attempt_at: now + delay_after(failures),
+                    window_ends_at: now + WINDOW_SECS,
+                    expires_at_epoch: now + WINDOW_SECS,
+                    ..t.clone()
+                };
+                self.put_if(
+                    &super::to_item(&counted)?,
+                    "failures = :seen AND window_ends_at > :now",
+                    Some(values([(":seen", n(t.failures)), (":now", n(now))])),
+                )
+                .await
             }
         };
         match write {
@@ -149,16 +144,12 @@ impl Db {
 
     /// Writes the first count of a window, unless a live window exists (a 409 then).
     async fn start_window(&self, first: &LoginThrottleItem, now: i64) -> Result<(), ApiError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(first)?))
-            .condition_expression("attribute_not_exists(PK) OR window_ends_at <= :now")
-            .expression_attribute_values(":now", n(now))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk_error)
+        self.put_if(
+            &super::to_item(first)?,
+            "attribute_not_exists(PK) OR window_ends_at <= :now",
+            Some(values([(":now", n(now))])),
+        )
+        .await
     }
 
     /// Forgets the identifier's failures after its right password.

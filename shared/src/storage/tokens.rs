@@ -1,6 +1,6 @@
 //! Refresh-token families: one item per login session, rotated on every refresh.
 
-use super::{s, sdk_error, Db};
+use super::{s, Db};
 use crate::{error::ApiError, keys, models::RefreshFamilyItem};
 
 /// Rotated hashes remembered per family to recognise reuse (older ones expire with the family).
@@ -45,16 +45,12 @@ impl Db {
             expires_at_epoch,
             ..family.clone()
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(super::to_item(&updated)?))
-            .condition_expression("current_hash = :old")
-            .expression_attribute_values(":old", s(&family.current_hash))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put_if(
+            &super::to_item(&updated)?,
+            "current_hash = :old",
+            Some(super::values([(":old", s(&family.current_hash))])),
+        )
+        .await
     }
 
     /// Revokes a whole family (logout, or reuse of a rotated token).

@@ -1,6 +1,6 @@
 //! Users, profiles and their uniqueness guards.
 
-use super::{from_item, item_key, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1};
+use super::{from_item, item_key, n, s, values, Db, Item, Query, SortKey, TxError, GSI1};
 use crate::{
     error::ApiError,
     keys::{self, Key},
@@ -73,8 +73,15 @@ impl Db {
         Ok(())
     }
 
-    /// Registers a user: the user item, an empty profile and both guards, all or nothing.
-    pub async fn create_user(&self, user: &UserItem, profile: &ProfileItem) -> Result<(), ApiError> {
+    /// Registers a user: the user item, an empty profile, both guards and (when given) the
+    /// refresh family of the session registration starts, all or nothing: a registration that
+    /// fails after this leaves nothing that a repeat of it would trip over.
+    pub async fn create_user(
+        &self,
+        user: &UserItem,
+        profile: &ProfileItem,
+        session: Option<&crate::models::RefreshFamilyItem>,
+    ) -> Result<(), ApiError> {
         let ops = vec![
             self.put_op(user, Some(NEW))?,
             self.put_op(profile, Some(NEW))?,
@@ -84,7 +91,8 @@ impl Db {
             )?,
             self.put_op(&GuardItem::new(keys::email_guard(&user.email), EMAIL_GUARD, &user.user_id), Some(NEW))?,
         ];
-        let ops = ops.into_iter().chain(self.admin_count_op(None, Some(user))?).collect();
+        let session = session.map(|family| self.put_op(family, Some(NEW))).transpose()?;
+        let ops = ops.into_iter().chain(self.admin_count_op(None, Some(user))?).chain(session).collect();
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(2) => guard_conflict("username"),
             Some(3) => guard_conflict("email"),
@@ -249,16 +257,7 @@ impl Db {
         }
         if !time_zone_changed {
             let p = put.put.expect("a put operation");
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(p.item))
-                .condition_expression(AT_VERSION)
-                .set_expression_attribute_values(p.expression_attribute_values)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            return Ok(());
+            return self.put_if(&p.item, AT_VERSION, p.expression_attribute_values).await;
         }
         let user_update = match &profile.fields.time_zone {
             Some(tz) => self.update_op(

@@ -22,7 +22,14 @@ async fn main() -> ExitCode {
         return usage();
     };
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
-    let client = shared::storage::client(&shared::storage::sdk_config().await, endpoint.as_deref(), &table);
+    let tuning = match shared::storage::Tuning::from_env() {
+        Ok(tuning) => tuning,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let client = shared::storage::client(&shared::storage::sdk_config().await, &tuning, endpoint.as_deref(), &table);
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => match shared::storage::table::create_table(&client, &table).await {
             Ok(()) => {
@@ -73,6 +80,6 @@ async fn create_admin(db: &Db, username: &str, email: &str, password: &str) -> R
     if db.get::<shared::models::GuardItem>(&keys::username_guard(&user.username), true).await?.is_some() {
         return Ok(false);
     }
-    db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at)).await?;
+    db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at), None).await?;
     Ok(true)
 }

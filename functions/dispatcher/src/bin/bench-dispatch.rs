@@ -53,7 +53,12 @@ async fn main() {
     let concurrency: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(64);
     let endpoint = std::env::var("DYNAMODB_ENDPOINT").expect("DYNAMODB_ENDPOINT (DynamoDB Local) is required");
     let counter = CallCounter::default();
-    let client = shared::storage::counter::local_client(&endpoint, &counter, None);
+    let client = shared::storage::counter::local_client(
+        &endpoint,
+        &shared::storage::Tuning::from_env().expect("DYNAMODB_* settings"),
+        &counter,
+        None,
+    );
     let table = format!("bench-{}", ulid::Ulid::new());
     shared::storage::table::create_table(&client, &table).await.expect("create table");
     let db = Db::new(client, table.clone());
