@@ -53,6 +53,10 @@ pub enum ApiError {
     /// Uniqueness or a version condition failed (409).
     #[error("conflict: {detail}")]
     Conflict { detail: String, field: Option<&'static str> },
+    /// Well-formed, but cannot be processed as it stands (422): an `Idempotency-Key` used before
+    /// for a different request.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     /// DynamoDB throttled us or is unreachable: the client may retry (503).
@@ -86,6 +90,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +109,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::Unprocessable(_) => "unprocessable-content",
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "service-unavailable",
             ApiError::Internal(_) => "internal-error",
@@ -125,6 +131,7 @@ impl ApiError {
             ApiError::NoRoute => "no such route".into(),
             ApiError::MethodNotAllowed => "method not allowed on this route".into(),
             ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::Unprocessable(detail) => detail.clone(),
             ApiError::TooManyRequests { .. } => "too many requests; retry later".into(),
             ApiError::Unavailable(_) => "the service is temporarily unavailable; retry later".into(),
             ApiError::Internal(_) => "an internal error occurred".into(),

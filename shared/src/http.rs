@@ -190,7 +190,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
 
 /// The body of a request that declares JSON; `None` when there is no body and no JSON content
 /// type. 415 for a body of another type, 413 over the size limit.
-async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Option<axum::body::Bytes>, ApiError> {
+pub(crate) async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Option<axum::body::Bytes>, ApiError> {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)

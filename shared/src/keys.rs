@@ -171,6 +171,11 @@ pub fn sweep_marker(user_id: &str) -> Key {
     Key::new(user_pk(user_id), "DELETING")
 }
 
+/// The record of a request made with an `Idempotency-Key` (`crate::idempotency`).
+pub fn request(user_id: &str, key: &str) -> Key {
+    Key::new(user_pk(user_id), format!("REQUEST#{key}"))
+}
+
 /// A user's counts for the per-user limits (`crate::storage::limits`).
 pub fn limits(user_id: &str) -> Key {
     Key::new(user_pk(user_id), "LIMITS")

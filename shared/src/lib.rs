@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod jwt;
 pub mod keys;
 pub mod models;

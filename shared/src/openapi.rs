@@ -76,6 +76,9 @@ fn error_responses(method: &HttpMethod, op: &Operation) -> Vec<(&'static str, &'
     if secured && matches!(method, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete) {
         out.push(("409", "The change conflicts with the current state (uniqueness, a concurrent change)."));
     }
+    if params.iter().any(|p| p.name == "Idempotency-Key") {
+        out.push(("422", "The `Idempotency-Key` was used before for a different request."));
+    }
     if has_body {
         out.push(("413", "The request body is larger than 64 KiB."));
         out.push(("415", "The request body is not JSON."));

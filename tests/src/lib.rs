@@ -62,7 +62,7 @@ pub fn endpoint() -> &'static str {
 
 /// A client of the test DynamoDB Local, counting the requests it sends.
 pub fn client(calls: &CallCounter) -> Client {
-    shared::storage::counter::local_client(endpoint(), &Default::default(), calls, None)
+    shared::storage::counter::local_client(endpoint(), &local_tuning(), calls, None)
 }
 
 /// The client that the function (or tool) `caller` gets in a test world: counted like every
@@ -87,7 +87,21 @@ pub fn config_with(table: &str, keys: &[(&str, &str)]) -> Config {
             .chain(keys)
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-    Config::from_vars(&vars).expect("test config")
+    let mut config = Config::from_vars(&vars).expect("test config");
+    config.dynamodb = local_tuning();
+    config
+}
+
+/// The functions' DynamoDB timeouts in test worlds: DynamoDB Local on a busy two-core machine can
+/// take seconds to answer what DynamoDB answers in milliseconds, and a timeout there would retry
+/// requests the tests count. The fault harness (`tests/faults.rs`) sets tight ones on purpose.
+pub fn local_tuning() -> shared::storage::Tuning {
+    shared::storage::Tuning {
+        connect: Duration::from_secs(5),
+        attempt: Duration::from_secs(10),
+        operation: Duration::from_secs(30),
+        ..Default::default()
+    }
 }
 
 /// Every function: its routes and its router.

@@ -525,3 +525,64 @@ async fn a_throttled_write_answers_503_with_retry_after_and_writes_nothing() {
     assert_eq!(proxy.injected().values().sum::<u64>(), u64::from(tuning().max_attempts), "the SDK tried each attempt");
     assert_eq!(clean.items().await, before, "nothing written");
 }
+
+/// A create whose every answer is lost ends in a 503; repeating it with its `Idempotency-Key`
+/// answers the first answer (marked replayed) and makes nothing twice; the key with another body
+/// is refused.
+#[tokio::test]
+async fn a_create_repeated_with_its_idempotency_key_after_a_503_is_made_once() {
+    let clean = TestApp::spawn().await;
+    let s = clean.register("repeater").await;
+    let proxy =
+        FaultProxy::start(habit_tests::endpoint(), 0, Plan(vec![Rule::new(&["TransactWriteItems"], Fault::Lose, 1.0)]))
+            .await;
+    let faulty = clean.behind(&proxy.endpoint, tuning());
+    let body = json!({"title": "Swim", "frequency": {"type": "daily"}});
+    let key = [("Idempotency-Key", "01JF1Q2W3E4R5T6Y7U8I9O0P")];
+    let first = faulty.call_with("POST", "/habits", Some(&s.access), &key, Some(body.clone())).await;
+    first.problem(503);
+    assert_eq!(clean.count("Habit").await, 1, "the lost answers hid a committed write");
+
+    proxy.set_plan(Plan::default());
+    let again = faulty.call_with("POST", "/habits", Some(&s.access), &key, Some(body.clone())).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    let third = faulty.call_with("POST", "/habits", Some(&s.access), &key, Some(body.clone())).await;
+    assert_eq!((third.status.as_u16(), &third.body), (201, &again.body), "the same answer each time");
+    assert_eq!(clean.count("Habit").await, 1);
+    let listed = clean.get("/habits", &s.access).await;
+    assert_eq!(listed.body["items"][0]["habit_id"], again.body["habit_id"], "the replayed habit is the one made");
+
+    let other = faulty
+        .call_with(
+            "POST",
+            "/habits",
+            Some(&s.access),
+            &key,
+            Some(json!({"title": "Dive", "frequency": {"type": "daily"}})),
+        )
+        .await;
+    other.problem(422);
+    let bad = faulty
+        .call_with("POST", "/habits", Some(&s.access), &[("Idempotency-Key", "no spaces allowed")], Some(body.clone()))
+        .await;
+    bad.names_field("Idempotency-Key");
+    // Without a key, a repeat is a new request; with a new key, too.
+    let fresh =
+        faulty.call_with("POST", "/habits", Some(&s.access), &[("Idempotency-Key", "another-key")], Some(body)).await;
+    assert_eq!(fresh.status, 201);
+    assert!(!fresh.headers.contains_key("idempotent-replayed"));
+    assert_eq!(clean.count("Habit").await, 2);
+    // Another user's same key is theirs alone.
+    let t = clean.register("neighbour").await;
+    let theirs = faulty
+        .call_with(
+            "POST",
+            "/habits",
+            Some(&t.access),
+            &key,
+            Some(json!({"title": "Row", "frequency": {"type": "daily"}})),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+}

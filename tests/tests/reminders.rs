@@ -250,7 +250,7 @@ async fn reminders_created_racing_the_deletion_of_their_habit_leave_no_orphan() 
     };
     let r = shared::models::ReminderItem::new(&s.user_id, spec, Utc::now());
     assert_eq!(app.call("DELETE", &format!("/habits/{h}"), Some(&s.access), None).await.status, 204);
-    let late = app.state.db.create_reminder(&r).await;
+    let late = app.state.db.create_reminder(&r, None).await;
     assert!(matches!(late, Err(shared::ApiError::NotFound("habit"))), "{late:?}");
     assert_eq!(app.count("Reminder").await, 0);
 }

@@ -8,6 +8,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
     Router,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,6 +17,7 @@ use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
     http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query, Whole},
+    idempotency::{IdempotencyHeader, Keyed},
     keys,
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
     schedule::{self, Frequency},
@@ -155,13 +157,16 @@ struct CreateBody {
 
 /// Creates a challenge.
 #[utoipa::path(post, path = "/challenges", tag = "challenges", security(("bearer" = ["admin"])),
-    request_body = CreateBody,
+    request_body = CreateBody, params(IdempotencyHeader),
     responses((status = 201, description = "Created", body = ChallengeView)))]
 async fn create_challenge(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Json(b): Json<CreateBody>,
-) -> ApiResult<(StatusCode, axum::Json<ChallengeView>)> {
+    Keyed { body: b, key: request }: Keyed<CreateBody>,
+) -> ApiResult<Response> {
+    if let Some(replay) = state.db.replay(admin.id(), request.as_ref()).await? {
+        return Ok(replay.into_response());
+    }
     let id = ulid::Ulid::new().to_string();
     let key = keys::challenge(&id);
     let now = Utc::now();
@@ -186,8 +191,10 @@ async fn create_challenge(
     let mut chk = Checker::default();
     check(&mut chk, &c);
     chk.finish()?;
-    state.db.create_challenge(&c).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&c, today_of(&admin)))))
+    let answer = view(&c, today_of(&admin));
+    let record = request.map(|k| k.record(admin.id(), StatusCode::CREATED, &answer)).transpose()?;
+    state.db.create_challenge(&c, record.as_ref()).await?;
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -4,6 +4,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
     Router,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,6 +13,7 @@ use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
     http::{nullable, Json, PageBody, Paging, Query},
+    idempotency::{IdempotencyHeader, Keyed},
     models::{CategoryItem, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Role, Target},
     schedule::{self, Frequency, Stats, Status},
     ApiError, ApiResult, AppState,
@@ -189,13 +191,16 @@ struct CreateBody {
 
 /// Creates a habit.
 #[utoipa::path(post, path = "/habits", tag = "habits", security(("bearer" = [])), request_body = CreateBody,
+    params(IdempotencyHeader),
     responses((status = 201, description = "Created", body = HabitView)))]
-
 async fn create_habit(
     State(state): State<AppState>,
     me: AuthUser,
-    Json(b): Json<CreateBody>,
-) -> ApiResult<(StatusCode, axum::Json<HabitView>)> {
+    Keyed { body: b, key }: Keyed<CreateBody>,
+) -> ApiResult<Response> {
+    if let Some(replay) = state.db.replay(me.id(), key.as_ref()).await? {
+        return Ok(replay.into_response());
+    }
     let today = today_of(&me.user);
     let fields = HabitFields {
         title: b.title.trim().to_owned(),
@@ -211,8 +216,10 @@ async fn create_habit(
     c.finish()?;
     let fields = rounded(fields);
     let habit = HabitItem::new(me.id(), fields, Utc::now());
-    state.db.create_habit(&habit).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&habit))))
+    let answer = view(&habit);
+    let record = key.map(|k| k.record(me.id(), StatusCode::CREATED, &answer)).transpose()?;
+    state.db.create_habit(&habit, record.as_ref()).await?;
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

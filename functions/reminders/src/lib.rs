@@ -3,6 +3,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
     Router,
 };
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use shared::{
     auth::AuthUser,
     domain::{Checker, TimeZone},
     http::{Json, PageBody, Paging, Query},
+    idempotency::{IdempotencyHeader, Keyed},
     models::{NotificationItem, ReminderItem, ReminderSpec},
     reminder_time,
     schedule::Day,
@@ -121,13 +123,16 @@ struct CreateBody {
 
 /// Creates a reminder for one of the caller's habits.
 #[utoipa::path(post, path = "/reminders", tag = "reminders", security(("bearer" = [])),
-    request_body = CreateBody,
+    request_body = CreateBody, params(IdempotencyHeader),
     responses((status = 201, description = "Created", body = ReminderView)))]
 async fn create_reminder(
     State(state): State<AppState>,
     me: AuthUser,
-    Json(b): Json<CreateBody>,
-) -> ApiResult<(StatusCode, axum::Json<ReminderView>)> {
+    Keyed { body: b, key }: Keyed<CreateBody>,
+) -> ApiResult<Response> {
+    if let Some(replay) = state.db.replay(me.id(), key.as_ref()).await? {
+        return Ok(replay.into_response());
+    }
     let now = Utc::now();
     let spec = ReminderSpec {
         habit_id: b.habit_id,
@@ -146,8 +151,10 @@ async fn create_reminder(
         return Err(ApiError::NotFound("habit"));
     }
     r.arm(now);
-    state.db.create_reminder(&r).await?;
-    Ok((StatusCode::CREATED, axum::Json(view(&r))))
+    let answer = view(&r);
+    let record = key.map(|k| k.record(me.id(), StatusCode::CREATED, &answer)).transpose()?;
+    state.db.create_reminder(&r, record.as_ref()).await?;
+    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

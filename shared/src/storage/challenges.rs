@@ -24,8 +24,19 @@ pub enum Backing<'a> {
 }
 
 impl Db {
-    pub async fn create_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
-        self.put_new(c).await
+    /// Writes a new challenge; with the record of its request (one transaction) when it came with
+    /// an `Idempotency-Key`.
+    pub async fn create_challenge(
+        &self,
+        c: &ChallengeItem,
+        request: Option<&crate::idempotency::RequestItem>,
+    ) -> Result<(), ApiError> {
+        match request {
+            None => self.put_new(c).await,
+            Some(r) => {
+                Ok(self.transact(vec![self.put_op(c, Some("attribute_not_exists(PK)"))?, self.request_op(r)?]).await?)
+            }
+        }
     }
 
     /// A challenge whatever its status.

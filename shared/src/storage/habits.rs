@@ -1,6 +1,7 @@
 //! Habits, their tracking entries and their category links (all in the owner's partition).
 
 use super::{from_item, item_key, limits::Counted, n, s, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE};
+use crate::idempotency::RequestItem;
 use crate::{
     error::ApiError,
     keys,
@@ -48,12 +49,14 @@ fn assemble(items: Vec<Item>) -> Result<Option<HabitWith>, ApiError> {
 }
 
 impl Db {
-    /// Writes a new habit, counted against the user's limit (one transaction).
-    pub async fn create_habit(&self, habit: &HabitItem) -> Result<(), ApiError> {
-        let ops = vec![
+    /// Writes a new habit, counted against the user's limit, with the record of its request when
+    /// it came with an `Idempotency-Key` (one transaction).
+    pub async fn create_habit(&self, habit: &HabitItem, request: Option<&RequestItem>) -> Result<(), ApiError> {
+        let mut ops = vec![
             self.put_op(habit, Some("attribute_not_exists(PK)"))?,
             self.count_one_more(&habit.user_id, Counted::Habits)?,
         ];
+        ops.extend(request.map(|r| self.request_op(r)).transpose()?);
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(1) => Counted::Habits.exceeded(),
             _ => e.into(),

@@ -30,12 +30,18 @@ impl Db {
 
     /// Writes a new reminder only while its habit exists (one transaction): a reminder racing
     /// the deletion of its habit is either swept with the habit or not written at all.
-    pub async fn create_reminder(&self, reminder: &ReminderItem) -> Result<(), ApiError> {
-        let ops = vec![
+    /// With the record of its request when it came with an `Idempotency-Key`.
+    pub async fn create_reminder(
+        &self,
+        reminder: &ReminderItem,
+        request: Option<&crate::idempotency::RequestItem>,
+    ) -> Result<(), ApiError> {
+        let mut ops = vec![
             self.check_op(&keys::habit(&reminder.user_id, &reminder.habit_id), "attribute_exists(PK)", &[], None)?,
             self.put_op(reminder, Some("attribute_not_exists(PK)"))?,
             self.count_one_more(&reminder.user_id, Counted::Reminders)?,
         ];
+        ops.extend(request.map(|r| self.request_op(r)).transpose()?);
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(0) => ApiError::NotFound("habit"),
             Some(2) => Counted::Reminders.exceeded(),

@@ -45,6 +45,11 @@ pub struct LoginThrottleItem {
     pub next_attempt_at: i64,
     pub window_ends_at: i64,
     pub expires_at_epoch: i64,
+    /// A new id at every write: what makes one attempt's write its own, so that a retry after a
+    /// lost answer recognises it ([`Db::put_if`]) and concurrent attempts (which would otherwise
+    /// write the very same counts) never take each other's write for theirs.
+    #[serde(default)]
+    pub attempt_id: String,
 }
 
 impl LoginThrottleItem {
@@ -64,6 +69,7 @@ impl LoginThrottleItem {
             next_attempt_at,
             window_ends_at: now + window_secs,
             expires_at_epoch: now + window_secs,
+            attempt_id: ulid::Ulid::new().to_string(),
         }
     }
 }
@@ -125,6 +131,7 @@ impl Db {
                     next_attempt_at: now + delay_after(failures),
                     window_ends_at: now + WINDOW_SECS,
                     expires_at_epoch: now + WINDOW_SECS,
+                    attempt_id: ulid::Ulid::new().to_string(),
                     ..t.clone()
                 };
                 self.put_if(
