@@ -1,5 +1,5 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
-.PHONY: setup dev fire test openapi build-release deploy-check bench bench-dispatch
+.PHONY: setup dev fire test faults openapi build-release deploy-check bench bench-dispatch
 
 FUNCTIONS := auth users habits categories reminders dispatcher challenges
 
@@ -14,6 +14,9 @@ fire: ## fire due reminders now: the dispatcher's schedule, played once against 
 
 test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end over HTTP
 	scripts/test.sh
+
+faults: ## the fault harness with its figures: user stories and the dispatcher through lost, slow and throttled DynamoDB answers
+	cargo test -q -p habit-tests --test faults -- --nocapture --test-threads 1
 
 openapi: ## regenerate docs/openapi.json (from the handlers) and the Postman collection (from it)
 	cargo run -q -p habit-tests --bin openapi && python3 scripts/postman.py

@@ -508,7 +508,8 @@ async fn a_write_whose_answer_is_lost_answers_its_success() {
     assert!(half_written(&clean).await.is_empty());
 }
 
-/// Writes throttled at every attempt: 503 with `Retry-After`, and nothing written.
+/// Writes throttled at every attempt: 503 with `Retry-After`, and nothing written; a throttled
+/// read, the same 503.
 #[tokio::test]
 async fn a_throttled_write_answers_503_with_retry_after_and_writes_nothing() {
     let clean = TestApp::spawn().await;
@@ -524,6 +525,11 @@ async fn a_throttled_write_answers_503_with_retry_after_and_writes_nothing() {
     assert_eq!(r.headers[http::header::RETRY_AFTER], "1");
     assert_eq!(proxy.injected().values().sum::<u64>(), u64::from(tuning().max_attempts), "the SDK tried each attempt");
     assert_eq!(clean.items().await, before, "nothing written");
+
+    proxy.set_plan(Plan(vec![Rule::new(&["Query"], Fault::Throttling, 1.0)]));
+    let r = faulty.get("/habits", &s.access).await;
+    r.problem(503);
+    assert_eq!(r.headers[http::header::RETRY_AFTER], "1");
 }
 
 /// A create whose every answer is lost ends in a 503; repeating it with its `Idempotency-Key`
