@@ -59,24 +59,75 @@ pub const WRITES: &[&str] = &["PutItem", "UpdateItem", "DeleteItem", "TransactWr
 /// The operations that read it.
 pub const READS: &[&str] = &["GetItem", "Query", "BatchGetItem", "TransactGetItems", "Scan"];
 
-/// One way a request can fail: `fault` strikes a request of one of `operations` with probability
-/// `chance`, or exactly its `nth` (from 1) such request.
+/// Which requests of its operations a rule strikes.
+#[derive(Debug, Clone, Copy)]
+pub enum Strikes {
+    /// Each with this probability (from the seeded source).
+    Chance(f64),
+    /// Exactly the nth request (from 1) of the operation.
+    Nth(u64),
+    /// Every nth request of the operation (the nth, the 2nth, ...): never two in a row, so a
+    /// retry always gets through.
+    Every(u64),
+}
+
+/// One way a request can fail: `fault` strikes requests of `operations` as `strikes` says.
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub operations: Vec<String>,
     pub fault: Fault,
-    pub chance: f64,
-    pub nth: Option<u64>,
+    pub strikes: Strikes,
 }
 
 impl Rule {
     pub fn new(operations: &[&str], fault: Fault, chance: f64) -> Self {
-        Rule { operations: operations.iter().map(|s| s.to_string()).collect(), fault, chance, nth: None }
+        Rule { operations: operations.iter().map(|s| s.to_string()).collect(), fault, strikes: Strikes::Chance(chance) }
     }
 
     /// `fault` on the `nth` request (from 1) of `operation` only.
     pub fn nth(operation: &str, fault: Fault, nth: u64) -> Self {
-        Rule { operations: vec![operation.to_owned()], fault, chance: 0.0, nth: Some(nth) }
+        Rule { operations: vec![operation.to_owned()], fault, strikes: Strikes::Nth(nth) }
+    }
+
+    /// `fault` on every `n`th request of each of `operations`.
+    pub fn every(operations: &[&str], fault: Fault, n: u64) -> Self {
+        Rule {
+            operations: operations.iter().map(|s| s.to_string()).collect(),
+            fault,
+            strikes: Strikes::Every(n.max(2)),
+        }
+    }
+
+    /// A rule as the `fault-proxy` command line gives it: `OPERATIONS:FAULT:STRIKES`, where
+    /// OPERATIONS is `writes`, `reads` or operation names joined by `+`; FAULT is `lose`,
+    /// `delay=MS`, `throughput`, `throttling`, `internal` or `conflict`; STRIKES is `every=N` or
+    /// `chance=P`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split(':').collect();
+        let [operations, fault, strikes] = parts[..] else {
+            return Err(format!("{text:?}: expected OPERATIONS:FAULT:STRIKES"));
+        };
+        let operations: Vec<String> = match operations {
+            "writes" => WRITES.iter().map(|s| s.to_string()).collect(),
+            "reads" => READS.iter().map(|s| s.to_string()).collect(),
+            names => names.split('+').map(str::to_owned).collect(),
+        };
+        let number = |v: &str| v.parse::<f64>().map_err(|_| format!("{text:?}: {v:?} is not a number"));
+        let fault = match fault.split_once('=') {
+            None if fault == "lose" => Fault::Lose,
+            None if fault == "throughput" => Fault::Throughput,
+            None if fault == "throttling" => Fault::Throttling,
+            None if fault == "internal" => Fault::Internal,
+            None if fault == "conflict" => Fault::Conflict,
+            Some(("delay", ms)) => Fault::Delay(Duration::from_millis(number(ms)? as u64)),
+            _ => return Err(format!("{text:?}: unknown fault {fault:?}")),
+        };
+        let strikes = match strikes.split_once('=') {
+            Some(("every", n)) => Strikes::Every((number(n)? as u64).max(2)),
+            Some(("chance", p)) => Strikes::Chance(number(p)?),
+            _ => return Err(format!("{text:?}: expected every=N or chance=P, got {strikes:?}")),
+        };
+        Ok(Rule { operations, fault, strikes })
     }
 }
 
@@ -125,7 +176,12 @@ fn error_answer(status: StatusCode, kind: &str, message: &str, extra: Option<ser
 impl FaultProxy {
     /// Starts a stand-in for `upstream` (DynamoDB Local's URL) on a free local port.
     pub async fn start(upstream: &str, seed: u64, plan: Plan) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(0, upstream, seed, plan).await
+    }
+
+    /// [`start`](Self::start) on `port` of 127.0.0.1 (0: a free one).
+    pub async fn start_on(port: u16, upstream: &str, seed: u64, plan: Plan) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("address"));
         let upstream: Arc<str> = upstream.trim_start_matches("http://").into();
         let state = Arc::new(Mutex::new(State {
@@ -156,6 +212,16 @@ impl FaultProxy {
         state.seen.clear();
     }
 
+    /// Faults injected so far, by fault, as a line of figures.
+    pub fn summary(&self) -> String {
+        summarize(&self.state.lock().unwrap())
+    }
+
+    /// Faults injected so far, by fault (`fault n, fault n, ...`).
+    pub fn faults(&self) -> String {
+        by_fault(&self.state.lock().unwrap()).1
+    }
+
     /// Faults injected so far, by operation and fault.
     pub fn injected(&self) -> BTreeMap<(String, Fault), u64> {
         self.state.lock().unwrap().injected.clone()
@@ -165,6 +231,24 @@ impl FaultProxy {
     pub fn requests(&self) -> u64 {
         self.state.lock().unwrap().requests
     }
+}
+
+/// `GET` this path of the proxy for [`FaultProxy::summary`]'s line (DynamoDB's clients only POST `/`).
+pub const SUMMARY_PATH: &str = "/__faults";
+
+/// The faults injected, by fault: `(total, "fault n, fault n, ...")`.
+fn by_fault(state: &State) -> (u64, String) {
+    let mut by_fault: BTreeMap<&str, u64> = BTreeMap::new();
+    for ((_, fault), n) in &state.injected {
+        *by_fault.entry(fault.name()).or_default() += n;
+    }
+    let faults: Vec<String> = by_fault.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    (by_fault.values().sum(), faults.join(", "))
+}
+
+fn summarize(state: &State) -> String {
+    let (total, faults) = by_fault(state);
+    format!("{total} faults in {} DynamoDB requests: {faults}", state.requests)
 }
 
 fn decide(state: &Mutex<State>, operation: &str) -> Option<Fault> {
@@ -180,9 +264,10 @@ fn decide(state: &Mutex<State>, operation: &str) -> Option<Fault> {
         if rule.fault == Fault::Conflict && operation != "TransactWriteItems" {
             continue;
         }
-        let strikes = match rule.nth {
-            Some(nth) => nth == seen,
-            None => state.rng.as_mut().expect("rng").random::<f64>() < rule.chance,
+        let strikes = match rule.strikes {
+            Strikes::Nth(nth) => nth == seen,
+            Strikes::Every(n) => seen % n == 0,
+            Strikes::Chance(p) => state.rng.as_mut().expect("rng").random::<f64>() < p,
         };
         if strikes {
             *state.injected.entry((operation.to_owned(), rule.fault)).or_default() += 1;
@@ -219,6 +304,10 @@ async fn serve(
 ) -> Result<Answer, Box<dyn std::error::Error + Send + Sync>> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
+    if parts.uri.path() == SUMMARY_PATH {
+        let summary = summarize(&state.lock().unwrap());
+        return Ok(Response::new(Full::new(Bytes::from(summary))));
+    }
     let operation = parts
         .headers
         .get("x-amz-target")
@@ -275,6 +364,25 @@ async fn serve(
                 "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]",
                 Some(serde_json::json!({ "CancellationReasons": reasons })),
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_read_from_the_command_line() {
+        let r = Rule::parse("writes:lose:every=3").unwrap();
+        assert_eq!((r.operations.len(), r.fault), (WRITES.len(), Fault::Lose));
+        assert!(matches!(r.strikes, Strikes::Every(3)));
+        let r = Rule::parse("Query+GetItem:delay=1500:chance=0.5").unwrap();
+        assert_eq!(r.operations, ["Query", "GetItem"]);
+        assert_eq!(r.fault, Fault::Delay(Duration::from_millis(1500)));
+        assert!(matches!(r.strikes, Strikes::Chance(p) if p == 0.5));
+        for bad in ["writes:lose", "writes:explode:every=2", "writes:lose:sometimes", "reads:delay=x:every=2"] {
+            assert!(Rule::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -308,17 +308,12 @@ fn mixed_plan() -> Plan {
 
 /// One row of the table in docs/FAULTS.md.
 fn row(seed: u64, proxy: &FaultProxy, tally: &Tally, half: usize) -> String {
-    let mut by_fault: BTreeMap<&str, u64> = BTreeMap::new();
-    for ((_, fault), n) in proxy.injected() {
-        *by_fault.entry(fault.name()).or_default() += n;
-    }
-    let faults: Vec<String> = by_fault.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let answers: Vec<String> = tally.answers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     format!(
         "| {seed} | {} | {} | {} | {} | {} | {} of {} ({} repeats) | {half} |",
         tally.requests,
         proxy.requests(),
-        faults.join(", "),
+        proxy.faults(),
         answers.join(", "),
         tally.untrue.len(),
         tally.unavailable - tally.without_retry_after,
