@@ -122,6 +122,17 @@ impl IntoResponse for Replay {
     }
 }
 
+/// The answer to a create: `201` with `answer`, and the record to write with what it creates when
+/// the request came with a key.
+pub fn created<T: Serialize>(
+    key: Option<RequestKey>,
+    user_id: &str,
+    answer: T,
+) -> Result<(Option<RequestItem>, Response), ApiError> {
+    let record = key.map(|k| k.record(user_id, StatusCode::CREATED, &answer)).transpose()?;
+    Ok((record, (StatusCode::CREATED, axum::Json(answer)).into_response()))
+}
+
 impl RequestKey {
     /// The record of this request answering `status` with `body`, for `user_id`.
     pub fn record(&self, user_id: &str, status: StatusCode, body: &impl Serialize) -> Result<RequestItem, ApiError> {

@@ -11,7 +11,9 @@
 //!   `ThrottlingException`, the request not applied;
 //! - [`Fault::Internal`]: the request reaches the table, the answer is `InternalServerError` (AWS:
 //!   "the operation may or may not have succeeded");
-//! - [`Fault::Conflict`]: a `TransactWriteItems` cancelled with `TransactionConflict`, not applied.
+//! - [`Fault::Conflict`]: a `TransactWriteItems` cancelled with `TransactionConflict`, not applied
+//!   (never to a token the proxy has let through before: DynamoDB answers a token it may have
+//!   committed from its idempotency record).
 //!
 //! Everything else is passed through unchanged (the SDK's signature included: DynamoDB Local does
 //! not check it).
@@ -66,8 +68,8 @@ pub enum Strikes {
     Chance(f64),
     /// Exactly the nth request (from 1) of the operation.
     Nth(u64),
-    /// Every nth request of the operation (the nth, the 2nth, ...): never two in a row, so a
-    /// retry always gets through.
+    /// Every nth request of the operation (the nth, the 2nth, ...): one such rule never strikes
+    /// two requests in a row, two never three.
     Every(u64),
 }
 
@@ -87,15 +89,6 @@ impl Rule {
     /// `fault` on the `nth` request (from 1) of `operation` only.
     pub fn nth(operation: &str, fault: Fault, nth: u64) -> Self {
         Rule { operations: vec![operation.to_owned()], fault, strikes: Strikes::Nth(nth) }
-    }
-
-    /// `fault` on every `n`th request of each of `operations`.
-    pub fn every(operations: &[&str], fault: Fault, n: u64) -> Self {
-        Rule {
-            operations: operations.iter().map(|s| s.to_string()).collect(),
-            fault,
-            strikes: Strikes::Every(n.max(2)),
-        }
     }
 
     /// A rule as the `fault-proxy` command line gives it: `OPERATIONS:FAULT:STRIKES`, where
@@ -143,6 +136,8 @@ struct State {
     seen: BTreeMap<String, u64>,
     injected: BTreeMap<(String, Fault), u64>,
     requests: u64,
+    /// The `ClientRequestToken`s of the transactions let through to the table.
+    forwarded: std::collections::HashSet<String>,
 }
 
 /// The stand-in, listening on [`endpoint`](Self::endpoint) until dropped.
@@ -212,11 +207,6 @@ impl FaultProxy {
         state.seen.clear();
     }
 
-    /// Faults injected so far, by fault, as a line of figures.
-    pub fn summary(&self) -> String {
-        summarize(&self.state.lock().unwrap())
-    }
-
     /// Faults injected so far, by fault (`fault n, fault n, ...`).
     pub fn faults(&self) -> String {
         by_fault(&self.state.lock().unwrap()).1
@@ -251,8 +241,18 @@ fn summarize(state: &State) -> String {
     format!("{total} faults in {} DynamoDB requests: {faults}", state.requests)
 }
 
-fn decide(state: &Mutex<State>, operation: &str) -> Option<Fault> {
+/// The fault that meets a request of `operation` (a transaction's `token`), if any; a request met
+/// by none, or by one that lets it through first, is recorded as let through.
+fn decide(state: &Mutex<State>, operation: &str, token: Option<&str>) -> Option<Fault> {
     let mut state = state.lock().unwrap();
+    let fault = choose(&mut state, operation, token);
+    if let (Some(token), None | Some(Fault::Lose | Fault::Delay(_) | Fault::Internal)) = (token, fault) {
+        state.forwarded.insert(token.to_owned());
+    }
+    fault
+}
+
+fn choose(state: &mut State, operation: &str, token: Option<&str>) -> Option<Fault> {
     state.requests += 1;
     let seen = {
         let n = state.seen.entry(operation.to_owned()).or_default();
@@ -261,7 +261,9 @@ fn decide(state: &Mutex<State>, operation: &str) -> Option<Fault> {
     };
     let rules = state.plan.0.clone();
     for rule in rules.iter().filter(|r| r.operations.iter().any(|o| o == operation)) {
-        if rule.fault == Fault::Conflict && operation != "TransactWriteItems" {
+        if rule.fault == Fault::Conflict
+            && (operation != "TransactWriteItems" || token.is_some_and(|t| state.forwarded.contains(t)))
+        {
             continue;
         }
         let strikes = match rule.strikes {
@@ -315,13 +317,9 @@ async fn serve(
         .and_then(|t| t.rsplit('.').next())
         .unwrap_or("")
         .to_owned();
-    let fault = decide(&state, &operation);
-    let items = || {
-        serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["TransactItems"].as_array().map(Vec::len))
-            .unwrap_or(1)
-    };
+    let json = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    let fault = decide(&state, &operation, json["ClientRequestToken"].as_str());
+    let items = || json["TransactItems"].as_array().map_or(1, Vec::len);
     match fault {
         None => Ok(forward(&upstream, parts, body).await?),
         Some(Fault::Lose) => {

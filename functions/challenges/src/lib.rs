@@ -17,7 +17,7 @@ use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
     http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query, Whole},
-    idempotency::{IdempotencyHeader, Keyed},
+    idempotency::{created, IdempotencyHeader, Keyed},
     keys,
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
     schedule::{self, Frequency},
@@ -191,10 +191,9 @@ async fn create_challenge(
     let mut chk = Checker::default();
     check(&mut chk, &c);
     chk.finish()?;
-    let answer = view(&c, today_of(&admin));
-    let record = request.map(|k| k.record(admin.id(), StatusCode::CREATED, &answer)).transpose()?;
+    let (record, answer) = created(request, admin.id(), view(&c, today_of(&admin)))?;
     state.db.create_challenge(&c, record.as_ref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+    Ok(answer)
 }
 
 #[derive(Deserialize, IntoParams)]

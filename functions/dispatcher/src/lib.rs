@@ -15,6 +15,8 @@
 //! A run stops taking new work when the Lambda deadline is near ([`shared::deadline`]); what is left
 //! stays due in the index and the next run (a minute later) picks it up, marked late.
 
+pub mod fixture;
+
 use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt};
 use serde::Serialize;
@@ -184,12 +186,13 @@ async fn dispatch_shard(
         let (due, next_page) = match db.due_page(shard, now, cfg.page_size, start).await {
             Ok(page) => page,
             // A throttled read must not cost the other shards their run: this shard's due
-            // reminders stay in the index for the next run.
-            Err(e) => {
+            // reminders stay in the index for the next run. Anything else is a fault to see.
+            Err(e @ ApiError::Unavailable(_)) => {
                 tracing::warn!(error = %e, shard, "due reminders of a shard left for the next run");
                 report.left_for_next_run = true;
                 return Ok(report);
             }
+            Err(e) => return Err(e),
         };
         report.due += due.len();
         let outcomes: Vec<Result<Outcome, ApiError>> =

@@ -13,7 +13,7 @@ use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
     http::{nullable, Json, PageBody, Paging, Query},
-    idempotency::{IdempotencyHeader, Keyed},
+    idempotency::{created, IdempotencyHeader, Keyed},
     models::{CategoryItem, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Role, Target},
     schedule::{self, Frequency, Stats, Status},
     ApiError, ApiResult, AppState,
@@ -216,10 +216,9 @@ async fn create_habit(
     c.finish()?;
     let fields = rounded(fields);
     let habit = HabitItem::new(me.id(), fields, Utc::now());
-    let answer = view(&habit);
-    let record = key.map(|k| k.record(me.id(), StatusCode::CREATED, &answer)).transpose()?;
+    let (record, answer) = created(key, me.id(), view(&habit))?;
     state.db.create_habit(&habit, record.as_ref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+    Ok(answer)
 }
 
 #[derive(Deserialize, IntoParams)]

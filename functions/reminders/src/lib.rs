@@ -12,7 +12,7 @@ use shared::{
     auth::AuthUser,
     domain::{Checker, TimeZone},
     http::{Json, PageBody, Paging, Query},
-    idempotency::{IdempotencyHeader, Keyed},
+    idempotency::{created, IdempotencyHeader, Keyed},
     models::{NotificationItem, ReminderItem, ReminderSpec},
     reminder_time,
     schedule::Day,
@@ -151,10 +151,9 @@ async fn create_reminder(
         return Err(ApiError::NotFound("habit"));
     }
     r.arm(now);
-    let answer = view(&r);
-    let record = key.map(|k| k.record(me.id(), StatusCode::CREATED, &answer)).transpose()?;
+    let (record, answer) = created(key, me.id(), view(&r))?;
     state.db.create_reminder(&r, record.as_ref()).await?;
-    Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+    Ok(answer)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -117,7 +117,7 @@ async fn patch_me(
     }
     updated.version += 1;
     updated.updated_at = Utc::now();
-    state.db.update_user(&current, &updated).await?;
+    state.db.update_user(&current, &updated, None).await?;
     Ok(axum::Json(updated.view()))
 }
 
@@ -212,8 +212,11 @@ async fn change_password(
     updated.token_version += 1;
     updated.version += 1;
     updated.updated_at = Utc::now();
-    state.db.update_user(&current, &updated).await?;
-    Ok(axum::Json(session::start(&state, &updated).await?))
+    // The new session's family in the same transaction: a change whose answer is lost leaves
+    // nothing for a repeat to trip over, and no password changed without a session to show.
+    let session = session::new_session(&state, &updated);
+    state.db.update_user(&current, &updated, Some(&session.family)).await?;
+    Ok(axum::Json(session.tokens(&state, &updated)?))
 }
 
 /// The caller's profile.
@@ -452,7 +455,7 @@ async fn patch_user(
     updated.token_version += 1;
     updated.version += 1;
     updated.updated_at = Utc::now();
-    state.db.update_user(&current, &updated).await?;
+    state.db.update_user(&current, &updated, None).await?;
     Ok(axum::Json(updated.view()))
 }
 

@@ -42,7 +42,11 @@ where
     R: std::fmt::Debug,
 {
     match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => return ApiError::Unavailable(format!("{e:?}")),
+        // No answer, or none that could be read: the request may or may not have been applied,
+        // and a repeat of it is safe (README, "Timeouts, retries and lost answers").
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return ApiError::Unavailable(format!("{e:?}"))
+        }
         SdkError::ServiceError(se) => match se.err().code() {
             // A single-item write on an item that a transaction is using at that moment.
             Some("TransactionConflictException") => {
@@ -69,26 +73,6 @@ where
         _ => {}
     }
     ApiError::Internal(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))
-}
-
-/// Whether a failed request may have been applied although no answer said so: a timeout, a
-/// connection lost after sending, an unreadable answer, or a 5xx (AWS: "the request may or may
-/// not have succeeded"). Throttling and other 4xx answers mean it was not applied.
-pub fn may_have_committed<E, R>(e: &SdkError<E, R>) -> bool
-where
-    E: ProvideErrorMetadata,
-{
-    match e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(se) => matches!(se.err().code(), Some("InternalServerError" | "ServiceUnavailable")),
-        _ => false,
-    }
-}
-
-/// Waits before retry `attempt` (from 1): growing and jittered, about 0.4 s in all over 6 retries.
-async fn backoff(attempt: u32) {
-    let jitter = rand::random::<u64>() % (10 * u64::from(attempt));
-    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt) + jitter)).await;
 }
 
 /// Outcome of a failed transaction.
@@ -332,16 +316,18 @@ impl Db {
         Ok(TransactWriteItem::builder().update(op).build())
     }
 
-    /// Writes all `items` or none, once. The transaction carries one `ClientRequestToken` that
-    /// every resend of it keeps: the SDK's retries, one more here after an answer that may hide a
-    /// commit (a timeout, a dropped connection, a 500), and the retries of a cancellation caused
-    /// only by a concurrent transaction on the same items (`TransactionConflict`, up to 6). Once
-    /// an attempt has committed, DynamoDB answers that token with success and writes nothing
-    /// again (for 10 minutes); a cancelled attempt leaves the token free to be tried again. So a
-    /// lost answer never turns into a failed condition. A failed condition is returned.
+    /// Writes all `items` or none, once. The transaction carries a `ClientRequestToken` that the
+    /// SDK keeps through its retries: once an attempt has committed, DynamoDB answers that token
+    /// with success and writes nothing again (for 10 minutes), so a lost answer never turns into
+    /// a failed condition. `TransactionInProgress` (an earlier attempt with the token still
+    /// being applied) is asked again with the same token, for about 3 s, then a 503. A
+    /// cancellation caused only by a concurrent transaction on the same items
+    /// (`TransactionConflict`) is retried a few times with a new token: a cancelled token
+    /// committed nothing (had it committed, DynamoDB would have answered success). A failed
+    /// condition is returned.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
-        let token = ulid::Ulid::new().to_string();
-        let (mut conflicts, mut resent) = (0u32, 0u32);
+        let mut token = ulid::Ulid::new().to_string();
+        let (mut conflicts, mut in_progress) = (0u32, 0u32);
         loop {
             let result = self
                 .client
@@ -362,10 +348,15 @@ impl Db {
                             .map(|r| r.code().unwrap_or("None").to_owned())
                             .collect::<Vec<_>>(),
                     ),
-                    // This token's earlier attempt is still being applied: ask again, same token.
-                    TransactWriteItemsError::TransactionInProgressException(_) if conflicts < 6 => {
-                        conflicts += 1;
-                        backoff(conflicts).await;
+                    TransactWriteItemsError::TransactionInProgressException(_) => {
+                        if in_progress == 5 {
+                            return Err(TxError::Other(ApiError::Unavailable(
+                                "a transaction with this token stayed in progress".into(),
+                            )));
+                        }
+                        in_progress += 1;
+                        // 0.2, 0.4, 0.8, 1, 1 s.
+                        tokio::time::sleep(std::time::Duration::from_millis((100 << in_progress).min(1000))).await;
                         continue;
                     }
                     _ => None,
@@ -373,19 +364,16 @@ impl Db {
                 _ => None,
             };
             let Some(reasons) = reasons else {
-                if may_have_committed(&err) && resent < 1 {
-                    resent += 1;
-                    tracing::info!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "transaction answer unknown: asked again with its token");
-                    backoff(1).await;
-                    continue;
-                }
                 return Err(TxError::Other(sdk_error(err)));
             };
             let only_conflicts = !reasons.iter().any(|r| r == "ConditionalCheckFailed")
                 && reasons.iter().any(|r| r == "TransactionConflict");
+            // Up to 6 retries with growing, jittered waits (about 0.4 s in all at most).
             if only_conflicts && conflicts < 6 {
                 conflicts += 1;
-                backoff(conflicts).await;
+                token = ulid::Ulid::new().to_string();
+                let jitter = rand::random::<u64>() % (10 * u64::from(conflicts));
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(conflicts) + jitter)).await;
                 continue;
             }
             return Err(TxError::Cancelled(reasons));

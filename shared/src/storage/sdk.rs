@@ -1,17 +1,18 @@
 //! The DynamoDB client: built once per process, with timeouts and retries sized for a Lambda
 //! deadline ([`Tuning`]).
 //!
-//! Every write the storage layer makes recognises its own earlier success when the SDK retries
-//! it after a lost answer (transactions by their `ClientRequestToken`, single-item writes by
-//! comparing what a failed condition found with what they wrote), so a retried attempt can never
-//! turn a committed write into a 409. That is what makes these retries safe to allow.
+//! The storage layer's writes recognise their own earlier success when the SDK retries them after
+//! a lost answer (transactions by their `ClientRequestToken`, single-item puts by comparing what a
+//! failed condition found with what they wrote; README, "Timeouts, retries and lost answers"),
+//! which is what makes these retries safe to allow.
 
 use std::{collections::HashMap, time::Duration};
 
-/// Timeouts and retries of DynamoDB requests (`DYNAMODB_*` variables, README "Timeouts and
-/// retries"). The defaults keep the worst case of one call (3 attempts of 1 s, with backoff,
-/// cut at 3 s) well inside an HTTP function's 10 s timeout, even for a request making a few
-/// calls one after the other.
+/// Timeouts and retries of DynamoDB requests (`DYNAMODB_*` variables, README "Timeouts, retries
+/// and lost answers"). The defaults cut one call (3 attempts of 1 s, with backoff) at 3 s, so a
+/// request making three calls one after the other, each at its worst, ends inside an HTTP
+/// function's 10 s timeout. (A transaction cancelled by a concurrent one is sent again, a new
+/// call: such cancellations come back at once.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tuning {
     /// Establishing a connection (TCP and TLS).

@@ -118,8 +118,14 @@ impl Db {
     }
 
     /// Replaces a user read at `current.version` with `updated` (whose version must be one more),
-    /// swapping the username / e-mail guards in the same transaction when they changed.
-    pub async fn update_user(&self, current: &UserItem, updated: &UserItem) -> Result<(), ApiError> {
+    /// swapping the username / e-mail guards in the same transaction when they changed, and
+    /// writing the refresh family of a session it starts (a password change) in it too.
+    pub async fn update_user(
+        &self,
+        current: &UserItem,
+        updated: &UserItem,
+        session: Option<&crate::models::RefreshFamilyItem>,
+    ) -> Result<(), ApiError> {
         let mut ops = vec![self.put_op(updated, Some(AT_VERSION))?];
         // `put_op` carries no values; add the version value to the first operation.
         if let Some(put) = ops[0].put.as_mut() {
@@ -144,6 +150,7 @@ impl Db {
         }
         let admins = ops.len();
         ops.extend(self.admin_count_op(Some(current), Some(updated))?);
+        ops.extend(session.map(|family| self.put_op(family, Some(NEW))).transpose()?);
         self.transact(ops).await.map_err(|e| match e.failed_condition() {
             Some(0) => ApiError::Conflict { detail: "the user was changed concurrently; retry".into(), field: None },
             Some(i) if i == admins => ApiError::Conflict { detail: LAST_ADMIN.into(), field: None },

@@ -9,17 +9,10 @@
 //!
 //! `make bench-dispatch` starts DynamoDB Local and runs it in release mode.
 
-use chrono::{DateTime, Utc};
 use dispatcher::{dispatch, DispatchConfig};
 use futures::{stream, StreamExt};
-use shared::{
-    models::{HabitFields, HabitItem, ReminderItem, ReminderSpec, Role, UserItem},
-    schedule::{Day, Frequency},
-    storage::{counter::CallCounter, Db},
-};
+use shared::storage::{counter::CallCounter, Db};
 use std::time::Instant;
-
-const ALL: [Day; 7] = [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri, Day::Sat, Day::Sun];
 
 async fn load(db: &Db, items: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>) {
     use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -63,54 +56,15 @@ async fn main() {
     shared::storage::table::create_table(&client, &table).await.expect("create table");
     let db = Db::new(client, table.clone());
 
-    let after: DateTime<Utc> = "2026-11-24T07:00:00Z".parse().unwrap();
+    // N users with one reminder each (a user's reminders due in the same minute contend on
+    // that user's item, which real users do not do at scale).
     let users = n.max(1);
-    let mut items = Vec::new();
-    let mut habits = Vec::new();
-    for u in 0..users {
-        let user_id = ulid::Ulid::new().to_string();
-        let user = UserItem::new(
-            user_id.clone(),
-            format!("bench{u}"),
-            format!("bench{u}@example.com"),
-            None,
-            "x".into(),
-            Role::User,
-            after,
-        );
-        let fields = HabitFields {
-            title: "Bench".into(),
-            description: None,
-            frequency: Frequency::Daily,
-            target: None,
-            start_date: "2026-01-01".parse().unwrap(),
-            end_date: None,
-            is_active: true,
-        };
-        let habit = HabitItem::new(&user_id, fields, after);
-        items.push(serde_dynamo::to_item(&user).unwrap());
-        items.push(serde_dynamo::to_item(&habit).unwrap());
-        habits.push((user_id, habit.habit_id));
-    }
-    for i in 0..n {
-        let (user_id, habit_id) = &habits[i % users];
-        let spec = ReminderSpec {
-            habit_id: habit_id.clone(),
-            reminder_time: "07:30".into(),
-            repeat_days: ALL.to_vec(),
-            time_zone: "UTC".into(),
-            message: "bench".into(),
-            is_active: true,
-        };
-        let mut r = ReminderItem::new(user_id, spec, after);
-        r.arm(after);
-        items.push(serde_dynamo::to_item(&r).unwrap());
-    }
+    let (items, _) = dispatcher::fixture::due_reminders(users, 1);
     let t = Instant::now();
     load(&db, items).await;
     println!("loaded {n} reminders for {users} users in {:.1} s", t.elapsed().as_secs_f64());
 
-    let now: DateTime<Utc> = "2026-11-24T07:30:00Z".parse().unwrap();
+    let now = dispatcher::fixture::due_at();
     let cfg = DispatchConfig { concurrency, ..DispatchConfig::default() };
     counter.take();
     let t = Instant::now();
