@@ -13,7 +13,9 @@
 //!   "the operation may or may not have succeeded");
 //! - [`Fault::Conflict`]: a `TransactWriteItems` cancelled with `TransactionConflict`, not applied
 //!   (never to a token the proxy has let through before: DynamoDB answers a token it may have
-//!   committed from its idempotency record).
+//!   committed from its idempotency record);
+//! - [`Fault::InProgress`]: `TransactionInProgressException`, what DynamoDB answers a token whose
+//!   first request is still being applied (only to a token let through before), not applied.
 //!
 //! Everything else is passed through unchanged (the SDK's signature included: DynamoDB Local does
 //! not check it).
@@ -35,6 +37,7 @@ pub enum Fault {
     Throttling,
     Internal,
     Conflict,
+    InProgress,
 }
 
 impl Fault {
@@ -47,6 +50,7 @@ impl Fault {
             Fault::Throttling => "ThrottlingException",
             Fault::Internal => "InternalServerError after the write",
             Fault::Conflict => "TransactionConflict",
+            Fault::InProgress => "TransactionInProgress",
         }
     }
 
@@ -93,7 +97,8 @@ impl Rule {
 
     /// A rule as the `fault-proxy` command line gives it: `OPERATIONS:FAULT:STRIKES`, where
     /// OPERATIONS is `writes`, `reads` or operation names joined by `+`; FAULT is `lose`,
-    /// `delay=MS`, `throughput`, `throttling`, `internal` or `conflict`; STRIKES is `every=N` or
+    /// `delay=MS`, `throughput`, `throttling`, `internal`, `conflict` or `in-progress`; STRIKES is
+    /// `every=N` or
     /// `chance=P`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let parts: Vec<&str> = text.split(':').collect();
@@ -112,6 +117,7 @@ impl Rule {
             None if fault == "throttling" => Fault::Throttling,
             None if fault == "internal" => Fault::Internal,
             None if fault == "conflict" => Fault::Conflict,
+            None if fault == "in-progress" => Fault::InProgress,
             Some(("delay", ms)) => Fault::Delay(Duration::from_millis(number(ms)? as u64)),
             _ => return Err(format!("{text:?}: unknown fault {fault:?}")),
         };
@@ -261,9 +267,13 @@ fn choose(state: &mut State, operation: &str, token: Option<&str>) -> Option<Fau
     };
     let rules = state.plan.0.clone();
     for rule in rules.iter().filter(|r| r.operations.iter().any(|o| o == operation)) {
-        if rule.fault == Fault::Conflict
-            && (operation != "TransactWriteItems" || token.is_some_and(|t| state.forwarded.contains(t)))
-        {
+        let forwarded = token.is_some_and(|t| state.forwarded.contains(t));
+        let realistic = match rule.fault {
+            Fault::Conflict => operation == "TransactWriteItems" && !forwarded,
+            Fault::InProgress => operation == "TransactWriteItems" && forwarded,
+            _ => true,
+        };
+        if !realistic {
             continue;
         }
         let strikes = match rule.strikes {
@@ -350,6 +360,12 @@ async fn serve(
             StatusCode::BAD_REQUEST,
             "com.amazon.coral.availability#ThrottlingException",
             "Rate of requests exceeds the allowed throughput.",
+            None,
+        )),
+        Some(Fault::InProgress) => Ok(error_answer(
+            StatusCode::BAD_REQUEST,
+            "com.amazonaws.dynamodb.v20120810#TransactionInProgressException",
+            "The transaction with the given request token is already in progress.",
             None,
         )),
         Some(Fault::Conflict) => {

@@ -541,3 +541,25 @@ async fn a_create_repeated_with_its_idempotency_key_after_a_503_is_made_once() {
         .await;
     assert_eq!(theirs.status, 201, "{}", theirs.body);
 }
+
+/// A transaction whose answer is lost, then asked again while DynamoDB still applies it
+/// (`TransactionInProgress`, twice): asked once more with the same token, it answers its success.
+#[tokio::test]
+async fn a_transaction_still_in_progress_is_asked_again_with_its_token() {
+    let clean = TestApp::spawn().await;
+    let s = clean.register("patient").await;
+    let plan = Plan(vec![
+        Rule::nth("TransactWriteItems", Fault::Lose, 1),
+        Rule::nth("TransactWriteItems", Fault::InProgress, 2),
+        Rule::nth("TransactWriteItems", Fault::InProgress, 3),
+    ]);
+    let proxy = FaultProxy::start(habit_tests::endpoint(), 0, plan).await;
+    let faulty = clean.behind(&proxy.endpoint, tuning());
+    let r = faulty
+        .call("POST", "/habits", Some(&s.access), Some(json!({"title": "Wait", "frequency": {"type": "daily"}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(proxy.injected().values().sum::<u64>(), 3, "{}", proxy.faults());
+    assert_eq!(clean.count("Habit").await, 1);
+    assert!(half_written(&clean).await.is_empty());
+}
