@@ -16,7 +16,7 @@ test: ## fmt, clippy, cfn-lint, all tests against DynamoDB Local, end-to-end ove
 	scripts/test.sh
 
 faults: ## the fault harness with its figures: user stories and the dispatcher through lost, slow and throttled DynamoDB answers
-	cargo test -q -p habit-tests --test faults -- --nocapture --test-threads 1
+	cargo test -q -p habit-tests --test api faults:: -- --nocapture --test-threads 1
 
 openapi: ## regenerate docs/openapi.json (from the handlers) and the Postman collection (from it)
 	cargo run -q -p habit-tests --bin openapi && python3 scripts/postman.py

@@ -81,7 +81,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # --- What the project intends ---------------------------------------------------------------------
 # Pinned here on purpose: a template that drifts from these fails the check. Sources: ARCHITECTURE.md,
-# tests/tests/infra.rs, shared/src/storage/table.rs, shared/src/config.rs, functions/dispatcher.
+# tests/tests/api/infra.rs, shared/src/storage/table.rs, shared/src/config.rs, functions/dispatcher.
 
 BINARIES = ["auth", "users", "habits", "categories", "reminders", "dispatcher", "challenges"]
 SCHEDULED_BINARY = "dispatcher"  # every other binary serves HTTP API routes
@@ -633,7 +633,7 @@ def print_events(cfn) -> None:
 
 def expected_routes() -> dict[str, str]:
     """Route key -> binary, from the `cargo lambda watch` router in Cargo.toml (the local twin of the
-    API's routes; tests/tests/infra.rs keeps it equal to the routes in code)."""
+    API's routes; tests/tests/api/infra.rs keeps it equal to the routes in code)."""
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
     router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
     return {("$default" if path == CATCH_ALL_LOCAL_PATH else f"ANY {path}"): binary

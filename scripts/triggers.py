@@ -94,7 +94,7 @@ def read_triggers(path):
         for event, spec in ((res.get("Properties") or {}).get("Events") or {}).items():
             etype, props = spec.get("Type"), spec.get("Properties") or {}
             if etype == "HttpApi":
-                continue  # served by `cargo lambda watch`'s router (checked by tests/tests/infra.rs)
+                continue  # served by `cargo lambda watch`'s router (checked by tests/tests/api/infra.rs)
             where = f"{name}.{event}"
             if etype != "Schedule":
                 unplayable.append(f"{where}: event type {etype} is not played locally")

@@ -97,7 +97,7 @@ def valid_requests_are_refused_only_for_context_rules(ctx, response, case):
 def filter_case(ctx, case):
     """Leave out bodies that are not UTF-8: `cargo lambda watch` cannot put them in a Lambda event
     (it answers its own 500 before any function runs). API Gateway delivers them base64-encoded;
-    tests/tests/lambda_events.rs proves the functions answer those with a problem+json 400."""
+    tests/tests/api/lambda_events.rs proves the functions answer those with a problem+json 400."""
     body = case.body
     try:
         if isinstance(body, (bytes, bytearray)):

@@ -94,7 +94,7 @@ pub fn config_with(table: &str, keys: &[(&str, &str)]) -> Config {
 
 /// The functions' DynamoDB timeouts in test worlds: DynamoDB Local on a busy two-core machine can
 /// take seconds to answer what DynamoDB answers in milliseconds, and a timeout there would retry
-/// requests the tests count. The fault harness (`tests/faults.rs`) sets tight ones on purpose.
+/// requests the tests count. The fault harness (`tests/tests/api/faults.rs`) sets tight ones on purpose.
 pub fn local_tuning() -> shared::storage::Tuning {
     shared::storage::Tuning {
         connect: Duration::from_secs(5),

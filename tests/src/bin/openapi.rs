@@ -1,5 +1,5 @@
 //! Writes the API's OpenAPI document, as the code describes it, to `docs/openapi.json` (the file
-//! `GET /openapi.json` serves). `make openapi` runs it; `tests/tests/openapi.rs` fails while the
+//! `GET /openapi.json` serves). `make openapi` runs it; `tests/tests/api/openapi.rs` fails while the
 //! committed file is not current.
 
 fn main() {

@@ -42,7 +42,7 @@ async fn every_sample_event_is_parsed_and_handled() {
         }
         let event: Value = serde_json::from_str(&raw).unwrap();
         if event.get("routeKey").is_none() {
-            continue; // not an HTTP event: see tests/tests/dispatcher.rs
+            continue; // not an HTTP event: see tests/tests/api/dispatcher.rs
         }
         let route_key = event["routeKey"].as_str().unwrap().to_owned();
         // Every path is one `ANY` route to the function serving it (infra/template.yaml).

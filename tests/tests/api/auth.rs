@@ -233,9 +233,12 @@ async fn a_refresh_token_is_single_use_under_races() {
     // only with the grace used up.
     let answered = results.iter().filter(|r| r.status == 200).count();
     assert!((1..=2).contains(&answered), "{answered}");
+    // A request that read the family after both answers saw the token spent twice over: reuse,
+    // and the session ended. Either way no third answer.
     let family_id = s.refresh.split('.').nth(2).unwrap();
-    let family = app.state.db.get_refresh_family(&s.user_id, family_id).await.unwrap().unwrap();
-    assert_eq!(family.grace_used, answered == 2);
+    if let Some(family) = app.state.db.get_refresh_family(&s.user_id, family_id).await.unwrap() {
+        assert_eq!(family.grace_used, answered == 2);
+    }
     for r in results.iter().filter(|r| r.status != 200) {
         r.problem(401);
     }

@@ -1,0 +1,16 @@
+//! What the auth function does when it starts (its own test process, so that nothing else has
+//! run first): the dummy password hash that unknown users are checked against is computed then,
+//! not by the first unknown-user login, which would otherwise be measurably slower than the rest.
+
+#[tokio::test]
+async fn the_dummy_hash_is_computed_when_the_function_starts() {
+    assert!(!shared::password::dummy_ready(), "nothing has hashed yet in this process");
+    let vars = [("TABLE_NAME", "unused"), ("JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")];
+    let config = shared::config::Config::from_vars(&vars.map(|(k, v)| (k.to_owned(), v.to_owned())).into())
+        .expect("a configuration");
+    // A client that is never called: building the app is what is tested.
+    let sdk = shared::storage::sdk_config().await;
+    let client = shared::storage::client(&sdk, &config.dynamodb, Some("http://127.0.0.1:9"), "unused");
+    let _app = auth::app(shared::AppState::new(config, client));
+    assert!(shared::password::dummy_ready());
+}
