@@ -152,10 +152,25 @@ impl Password {
 pub struct TimeZone(pub chrono_tz::Tz);
 
 impl TimeZone {
+    /// What every name of the tz database looks like (`Europe/Berlin`, `America/Argentina/Salta`,
+    /// `Etc/GMT+5`, `EST5EDT`): the OpenAPI document states it, `GET /time-zones` lists the names.
+    pub const PATTERN: &'static str = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}$";
+    /// The longest name the API takes (the database's longest is 32 characters).
+    pub const MAX_LEN: usize = 64;
+    /// The version of the tz database the names come from (e.g. `2025b`).
+    pub const DATABASE_VERSION: &'static str = chrono_tz::IANA_TZDB_VERSION;
+
+    /// Every name the API accepts, sorted: the tz database's zones and links.
+    pub fn names() -> Vec<&'static str> {
+        let mut names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        names.sort_unstable();
+        names
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         raw.parse::<chrono_tz::Tz>()
             .map(TimeZone)
-            .map_err(|_| "must be an IANA time zone name like Europe/Berlin".into())
+            .map_err(|_| "must be an IANA time zone name like Europe/Berlin (GET /time-zones lists them)".into())
     }
 }
 

@@ -99,6 +99,7 @@ pub const ULID_PATTERN: &str = "^[0-9A-HJKMNP-TV-Z]{26}$";
 /// error responses of every operation and the API-wide conventions, as JSON.
 pub fn document(parts: impl IntoIterator<Item = OpenApi>) -> serde_json::Value {
     let mut doc = serde_json::to_value(typed_document(parts)).expect("the document serializes");
+    doc["servers"] = servers();
     conventions(&mut doc);
     doc
 }
@@ -184,14 +185,119 @@ fn conventions(doc: &mut serde_json::Value) {
         }
     }
     links(doc);
-    let zones: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    // A name, not an enum of the 597 names: the tz database changes (a client generated before a
+    // zone was added would fail to read a profile naming it), and names such as `Etc/GMT+1` and
+    // `Etc/GMT-1` make no identifiers. `GET /time-zones` lists the names for pickers.
+    use crate::domain::TimeZone;
     doc["components"]["schemas"]["TimeZone"] = json!({
         "type": "string",
-        "description": "A time zone of the IANA tz database.",
-        "enum": zones,
+        "description": "A time zone name of the IANA tz database, as browsers report it \
+            (`Intl.DateTimeFormat().resolvedOptions().timeZone`). `GET /time-zones` lists the names \
+            this API accepts; another name is a 400.",
+        "pattern": TimeZone::PATTERN,
+        "maxLength": TimeZone::MAX_LEN,
         "examples": ["Europe/Berlin"],
     });
+    for_clients(doc);
 }
+
+/// Shapes that code generators name well (`make test` generates four clients from the document
+/// and fails on a warning about it):
+/// - a page's items are a `$ref` to the item's schema (the generic `PageBody<T>` inlines `T`,
+///   which gives every client a copy of each item class);
+/// - the variants of a `oneOf` are schemas of their own, named by their `title`, with a
+///   `discriminator` when a property (a serde tag) tells them apart;
+/// - an optional request body is `required: false` with the body's schema, not `oneOf` with
+///   `null` (clients send no body, not `null`).
+fn for_clients(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let schemas = doc["components"]["schemas"].as_object_mut().expect("schemas");
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in &names {
+        let Some(item) = name.strip_prefix("PageBody_") else { continue };
+        let inline = &schemas[name]["properties"]["items"]["items"];
+        assert!(
+            schemas.get(item) == Some(inline),
+            "{name}'s items are not the {item} schema: a page lists its item type as it is"
+        );
+        schemas[name]["properties"]["items"]["items"] = json!({"$ref": format!("#/components/schemas/{item}")});
+    }
+    for name in &names {
+        let Some(variants) = schemas[name]["oneOf"].as_array().cloned() else { continue };
+        if !variants.iter().all(|v| v["title"].is_string()) {
+            continue;
+        }
+        // The property every variant fixes to one value of its own (a serde tag), if any.
+        let tag = variants[0]["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .find(|k| variants.iter().all(|v| v["properties"][k]["enum"].as_array().is_some_and(|e| e.len() == 1)));
+        let mut refs = Vec::new();
+        let mut mapping = serde_json::Map::new();
+        for variant in variants {
+            let title = variant["title"].as_str().expect("a title").to_owned();
+            assert!(!schemas.contains_key(&title), "{name}: the variant title {title} names another schema");
+            let reference = format!("#/components/schemas/{title}");
+            if let Some(tag) = &tag {
+                mapping.insert(
+                    variant["properties"][tag]["enum"][0].as_str().expect("a string tag").into(),
+                    reference.clone().into(),
+                );
+            }
+            refs.push(json!({"$ref": reference}));
+            schemas.insert(title, variant);
+        }
+        schemas[name]["oneOf"] = Value::Array(refs);
+        if let Some(tag) = tag {
+            schemas[name]["discriminator"] = json!({"propertyName": tag, "mapping": mapping});
+        }
+    }
+    for op in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+        .flat_map(|i| i.as_object_mut())
+        .flat_map(|i| i.values_mut())
+    {
+        let Some(body) = op.get_mut("requestBody") else { continue };
+        let mut optional = false;
+        for content in body["content"].as_object_mut().into_iter().flat_map(|c| c.values_mut()) {
+            let null = json!({"type": "null"});
+            let schema = &mut content["schema"];
+            let other = match schema["oneOf"].as_array().map(Vec::as_slice) {
+                Some([a, b]) if *a == null => b.clone(),
+                Some([a, b]) if *b == null => a.clone(),
+                _ => continue,
+            };
+            *schema = other;
+            optional = true;
+        }
+        if optional {
+            body["required"] = false.into();
+        }
+    }
+}
+
+/// Where the API is served: locally by `make dev`, and by a deployed stack (the template's
+/// `ApiUrl` output; `tests/tests/api/openapi.rs` checks both against the Makefile and template).
+fn servers() -> serde_json::Value {
+    serde_json::json!([
+        {"url": format!("http://localhost:{LOCAL_PORT}"), "description": "Local: `make dev` (cargo lambda watch)"},
+        {
+            "url": "https://{api_id}.execute-api.{region}.amazonaws.com",
+            "description": "A deployed stack: its `ApiUrl` output",
+            "variables": {
+                "api_id": {"default": "your-api-id", "description": "The stack's HTTP API id"},
+                "region": {"default": "us-east-1", "description": "The stack's AWS region"},
+            },
+        },
+    ])
+}
+
+/// The port `make dev` serves the API on.
+pub const LOCAL_PORT: u16 = 9000;
 
 /// Adds `links` from every creating operation (`POST` answering 201) to the operations on what
 /// it created: from `POST /habits` (its body's `habit_id`) to the `/habits/{id}...` operations,

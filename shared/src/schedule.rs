@@ -24,19 +24,23 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frequency {
+    #[schema(title = "DailyFrequency")]
     Daily,
     /// Specific days of the week, e.g. Mon/Wed/Fri.
+    #[schema(title = "WeekdaysFrequency")]
     Weekdays {
         #[schema(min_items = 1, max_items = 7, value_type = std::collections::BTreeSet<Day>)]
         days: Vec<Day>,
     },
     /// Any N days of each ISO week (1–7).
+    #[schema(title = "TimesPerWeekFrequency")]
     TimesPerWeek {
         #[schema(minimum = 1, maximum = 7)]
         #[serde(deserialize_with = "crate::http::whole_number")]
         times: u32,
     },
     /// Any N days of each period of `period_days` days (1 ≤ N ≤ period_days ≤ 365).
+    #[schema(title = "TimesPerPeriodFrequency")]
     TimesPerPeriod {
         /// At most `period_days`.
         #[schema(minimum = 1, maximum = 365)]

@@ -32,6 +32,9 @@ def problem_json_4xx(ctx, response, case):
 # other 400 to a schema-valid request means the document says less than the code checks.
 EVERYWHERE = {
     "cursor",  # valid only exactly as the API returned it in `next_cursor` (signed)
+    # one of the names `GET /time-zones` lists: the document states their form, not the list,
+    # which changes with the tz database (README, "Generated clients")
+    "time_zone",
 }
 CONTEXT_RULES = {
     # not one repeated character, not the username or e-mail

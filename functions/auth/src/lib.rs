@@ -14,7 +14,7 @@ use shared::{
 };
 use utoipa::ToSchema;
 
-shared::routes![register, login, refresh, logout, health, openapi_json];
+shared::routes![register, login, refresh, logout, health, openapi_json, time_zones];
 
 /// The function's router, ready for `lambda_http::run` or a test's `oneshot`. Computes the
 /// dummy password hash now, at start, so that the first login of an unknown user takes no
@@ -145,8 +145,9 @@ impl utoipa::PartialSchema for LoginBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         // The identifiers as registration states them: one that cannot name an account is a 400
         // before any password is checked.
-        let by = |id: &str, rule: serde_json::Value, example: &str| {
+        let by = |title: &str, id: &str, rule: serde_json::Value, example: &str| {
             serde_json::json!({
+                "title": title,
                 "type": "object",
                 "additionalProperties": false,
                 "required": [id, "password"],
@@ -160,7 +161,10 @@ impl utoipa::PartialSchema for LoginBody {
         let username = serde_json::json!({"type": "string", "minLength": 3, "maxLength": 30,
             "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$"});
         let email = serde_json::json!({"type": "string", "format": "email", "maxLength": 254});
-        let schema = serde_json::json!({"oneOf": [by("username", username, "alice_01"), by("email", email, "alice@example.com")]});
+        let schema = serde_json::json!({"oneOf": [
+            by("UsernameLogin", "username", username, "alice_01"),
+            by("EmailLogin", "email", email, "alice@example.com"),
+        ]});
         serde_json::from_value(schema).expect("a valid schema")
     }
 }
@@ -283,9 +287,81 @@ async fn health() -> axum::Json<Health> {
 /// start.
 const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
 
+/// An OpenAPI 3.1 document: what a client reads of it (the full form is the OpenAPI
+/// specification's schema, <https://spec.openapis.org/oas/3.1/schema/2022-10-07>).
+struct OpenApiDocument;
+
+impl utoipa::PartialSchema for OpenApiDocument {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        // A map of objects: each value is an object the OpenAPI specification describes.
+        let map = |description: &str| {
+            let object = serde_json::json!({"type": "object", "additionalProperties": true});
+            serde_json::json!({"type": "object", "description": description, "additionalProperties": object})
+        };
+        let schema = serde_json::json!({
+            "type": "object",
+            "description": "An OpenAPI 3.1 document (https://spec.openapis.org/oas/v3.1.0).",
+            "required": ["openapi", "info", "paths"],
+            "properties": {
+                "openapi": {"type": "string", "pattern": r"^3\.1\.\d+$", "description": "The OpenAPI version"},
+                "info": {
+                    "type": "object",
+                    "required": ["title", "version"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "version": {"type": "string", "description": "The API's version; generated clients take it"},
+                    },
+                },
+                "servers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["url"],
+                        "properties": {"url": {"type": "string"}, "description": {"type": "string"}},
+                    },
+                },
+                "paths": map("The operations, by path and method"),
+                "components": map("Schemas and security schemes, by kind"),
+            },
+        });
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl ToSchema for OpenApiDocument {}
+
 /// The OpenAPI 3.1 document describing this API.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = OpenApiDocument)))]
 async fn openapi_json() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI_JSON)
+}
+
+/// The time zones the API accepts.
+#[derive(Serialize, ToSchema)]
+struct TimeZoneList {
+    /// The tz database release the names come from, e.g. `2025b`.
+    version: &'static str,
+    /// Every accepted name, sorted: the tz database's zones and their aliases (links).
+    #[schema(schema_with = time_zone_names)]
+    time_zones: Vec<&'static str>,
+}
+
+fn time_zone_names() -> utoipa::openapi::Array {
+    utoipa::openapi::ArrayBuilder::new().items(utoipa::openapi::Ref::from_schema_name("TimeZone")).build()
+}
+
+/// Lists the time zone names the API accepts.
+///
+/// For a picker; a browser's own zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`) is
+/// among them. The same for everyone until the API's tz database is updated: cacheable for a day.
+#[utoipa::path(get, path = "/time-zones", tag = "meta",
+    responses((status = 200, description = "The accepted names", body = TimeZoneList,
+        headers(("Cache-Control" = String, description = "`public, max-age=86400`")))))]
+async fn time_zones() -> impl axum::response::IntoResponse {
+    let body = TimeZoneList {
+        version: shared::domain::TimeZone::DATABASE_VERSION,
+        time_zones: shared::domain::TimeZone::names(),
+    };
+    ([(axum::http::header::CACHE_CONTROL, "public, max-age=86400")], axum::Json(body))
 }

@@ -75,7 +75,7 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         // Refresh and logout take a refresh token in the body, never a bearer: a bad one is 401
         // whoever calls.
         ("POST", "/auth/refresh" | "/auth/logout") => (O::None, P::Public(401)),
-        ("GET", "/health") | ("GET", "/openapi.json") => (O::None, P::Public(200)),
+        ("GET", "/health" | "/openapi.json" | "/time-zones") => (O::None, P::Public(200)),
         ("GET" | "PATCH" | "DELETE", "/me") | ("PUT", "/me/password") => (O::None, P::SignedIn),
         ("GET" | "PUT" | "PATCH", "/me/profile") | ("GET", "/me/today" | "/me/notifications") => (O::None, P::SignedIn),
         ("POST", "/me/notifications/read-all") | ("GET", "/me/challenges") => (O::None, P::SignedIn),

@@ -67,6 +67,8 @@ async fn every_endpoint_stays_within_its_dynamodb_call_budget() {
     check("GET /health", c, 0);
     let (_, c) = cost(&app, "GET", "/openapi.json", None, None, 200).await;
     check("GET /openapi.json", c, 0);
+    let (_, c) = cost(&app, "GET", "/time-zones", None, None, 200).await;
+    check("GET /time-zones", c, 0);
     let (_, c) = cost(&app, "GET", "/no/such/route", None, None, 404).await;
     check("any other path ($default)", c, 0);
     let (_, c) = cost(&app, "GET", "/me", t, None, 200).await;

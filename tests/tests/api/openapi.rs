@@ -3,7 +3,7 @@
 //! response as problem+json, security on every route that needs a token).
 
 use habit_tests::{all_routes, openapi_document, openapi_path, TestApp};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 fn generated() -> Value {
@@ -86,4 +86,94 @@ async fn the_api_serves_the_committed_document() {
     assert_eq!(r.status, 200);
     assert_eq!(r.headers["content-type"], "application/json");
     assert_eq!(r.body, generated());
+}
+
+#[tokio::test]
+async fn the_time_zones_listed_are_those_accepted_and_of_the_documented_form() {
+    let app = TestApp::spawn().await;
+    let r = app.call("GET", "/time-zones", None, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers["cache-control"], "public, max-age=86400");
+    assert_eq!(r.body["version"], chrono_tz::IANA_TZDB_VERSION);
+    let listed: Vec<&str> = r.body["time_zones"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let mut database: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    database.sort_unstable();
+    assert_eq!(listed, database, "every name of the tz database, sorted");
+    // The document states the names' form: every listed name has it, so a client that checks
+    // the pattern never refuses one the API takes.
+    let doc = generated();
+    let schema = &doc["components"]["schemas"]["TimeZone"];
+    let pattern = regex_lite::Regex::new(schema["pattern"].as_str().unwrap()).unwrap();
+    let max = schema["maxLength"].as_u64().unwrap() as usize;
+    for name in &listed {
+        assert!(pattern.is_match(name) && name.len() <= max, "{name} is not of the documented form");
+    }
+    // A listed name is taken; one of the right form that is not listed is a 400 naming the field.
+    let s = app.register("zoned").await;
+    let put = |tz: &str| json!({"time_zone": tz});
+    let r = app.call("PATCH", "/me/profile", Some(&s.access), Some(put("America/Argentina/Buenos_Aires"))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["time_zone"], "America/Argentina/Buenos_Aires");
+    assert!(pattern.is_match("Mars/Olympus"));
+    app.call("PATCH", "/me/profile", Some(&s.access), Some(put("Mars/Olympus"))).await.names_field("time_zone");
+}
+
+/// Servers: `make dev`'s address and the deployed stack's `ApiUrl` output, as the document
+/// gives them to clients.
+#[test]
+fn the_servers_are_where_the_api_is_served() {
+    let doc = generated();
+    let servers = doc["servers"].as_array().unwrap();
+    let local = format!("http://localhost:{}", shared::openapi::LOCAL_PORT);
+    assert_eq!(servers[0]["url"], local);
+    let dev = std::fs::read_to_string(habit_tests::repo_root().join("scripts/dev.sh")).unwrap();
+    assert!(dev.contains(&format!("--invoke-port \"${{PORT:-{}}}\"", shared::openapi::LOCAL_PORT)), "make dev's port");
+    let template = habit_tests::template::template();
+    let api_url = habit_tests::template::untag(&template["Outputs"]["ApiUrl"]["Value"]).as_str().unwrap().to_owned();
+    let deployed = servers[1]["url"].as_str().unwrap();
+    let as_template = deployed
+        .replace("{api_id}", "${HttpApi}")
+        .replace("{region}", "${AWS::Region}")
+        .replace("amazonaws.com", "${AWS::URLSuffix}");
+    assert_eq!(as_template, api_url, "the deployed server is the template's ApiUrl");
+    for variable in ["api_id", "region"] {
+        assert!(servers[1]["variables"][variable]["default"].is_string(), "{variable} has a default");
+    }
+}
+
+/// What code generators need to name things well (README, "Generated clients"; `make test`
+/// generates four clients and fails on their warnings): no schema copied inline where one of
+/// the same shape exists, `oneOf` variants that are schemas of their own, optional bodies that
+/// are not `null`, and a schema for every answer.
+#[test]
+fn the_document_gives_generators_named_types() {
+    let doc = generated();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let text = doc.to_string();
+    for (name, schema) in schemas {
+        // An object copied inline (not a `$ref`) elsewhere: a second class for one type. (Two
+        // schemas may have one shape: the PUT and PATCH bodies of a profile.)
+        if schema["type"] == "object" && schema["properties"].is_object() {
+            let properties = schema["properties"].to_string();
+            let named = schemas.values().filter(|s| s["properties"] == schema["properties"]).count();
+            let copies = text.matches(&properties).count() - named;
+            assert_eq!(copies, 0, "{name} is copied inline {copies} time(s): use a $ref");
+        }
+        for variant in schema["oneOf"].as_array().into_iter().flatten() {
+            assert!(variant["$ref"].is_string(), "{name}: a oneOf variant without a name of its own");
+        }
+    }
+    for (method, path, op) in operations(&doc) {
+        let body = &op["requestBody"];
+        for content in body["content"].as_object().into_iter().flat_map(|c| c.values()) {
+            assert!(!content.to_string().contains(r#"{"type":"null"}"#), "{method} {path}: a body that may be null");
+        }
+        for (status, response) in op["responses"].as_object().unwrap() {
+            for content in response["content"].as_object().into_iter().flat_map(|c| c.values()) {
+                let schema = &content["schema"];
+                let named = schema["$ref"].is_string() || schema["properties"].is_object();
+                assert!(named, "{method} {path} {status}: an answer without a described shape: {schema}");
+            }
+        }
+    }
 }
