@@ -1,5 +1,5 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
-.PHONY: setup dev fire test faults openapi build-release deploy-check bench bench-dispatch
+.PHONY: setup dev fire test faults openapi clients build-release deploy-check bench bench-dispatch
 
 FUNCTIONS := auth users habits categories reminders dispatcher challenges
 
@@ -20,6 +20,9 @@ faults: ## the fault harness with its figures: user stories and the dispatcher t
 
 openapi: ## regenerate docs/openapi.json (from the handlers) and the Postman collection (from it)
 	cargo run -q -p habit-tests --bin openapi && python3 scripts/postman.py
+
+clients: ## generate the Python and TypeScript clients from docs/openapi.json, type-check them strictly, package them in target/clients/dist
+	bash -c 'source scripts/lib.sh && setup && python3 scripts/clients.py build'
 
 build-release: ## release bootstrap binaries for Lambda (arm64), zipped as Lambda takes them; prints their sizes
 	bash -c 'source scripts/lib.sh && setup && cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(FUNCTIONS))'

@@ -57,6 +57,12 @@ step "contract: Postman collection (newman) and Schemathesis against the same AP
 scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/contract.log
 newman_passed=$(grep -Eo '^newman: [0-9]+ passed' target/contract.log | awk '{print $2}')
 
+step "generated clients: Python and TypeScript from the document, strictly typed, then a user story through each"
+python3 scripts/clients.py build | tee target/clients.log
+clients_passed=$(grep -Eo '^clients: [0-9]+ passed' target/clients.log | awk '{print $2}')
+python3 scripts/clients.py story "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/clients-story.log
+story_passed=$(grep -Eo '^clients story: [0-9]+ passed' target/clients-story.log | awk '{print $3}')
+
 # The API's run is over: stop it (and the trigger runner) before the stages below.
 kill -- -"$WATCH_PID" 2>/dev/null || true; kill "$TRIGGERS_PID" 2>/dev/null || true
 WATCH_PID="" TRIGGERS_PID=""
@@ -102,4 +108,4 @@ permissions_passed=$(grep -Eo '^permissions: [0-9]+ passed' target/permissions.l
 step "deploy rehearsal (make deploy-check): release arm64 zips, sam validate --lint, SAM transform, the stack on moto"
 make --no-print-directory deploy-check | tee target/deploy-check.log
 deploy_passed=$(grep -Eo '^deploy-check: [0-9]+ passed' target/deploy-check.log | awk '{print $2}')
-printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed + faults_passed + permissions_passed + deploy_passed))"
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"
