@@ -139,7 +139,8 @@ def check_openapi_generator(generator: str) -> Path:
 
 
 def mypy(*args: object, cwd: Path) -> list[str]:
-    p = subprocess.run(["mypy", "--strict", "--no-incremental", *map(str, args)], cwd=cwd,
+    # Against this interpreter's packages: the ones `pip install` below puts the clients in.
+    p = subprocess.run(["mypy", "--strict", "--no-incremental", "--python-executable", sys.executable, *map(str, args)], cwd=cwd,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return [line for line in p.stdout.splitlines() if ": error:" in line]
 

@@ -16,6 +16,9 @@ setup() {
     "$root/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/requirements-dev.txt"
     touch "$root/.venv/.installed"
   fi
+  # The shell may have looked `python3` up before .venv existed: forget it, so that every later
+  # `python3` is the one .venv/bin puts first on PATH (where the tools and clients are installed).
+  hash -r
 }
 
 free_port() {
