@@ -5,7 +5,7 @@
 //! bumped. Handlers take the caller's id from it, so the partition they touch is always the
 //! caller's own. [`AdminUser`] additionally requires the `admin` role.
 
-use crate::{error::ApiError, jwt::Claims, models::Role, models::UserItem, state::AppState};
+use crate::{domain::Role, error::ApiError, jwt::Claims, models::UserItem, state::AppState};
 use axum::{extract::FromRequestParts, http::request::Parts};
 
 /// The verified caller.
@@ -77,7 +77,7 @@ pub async fn confirm_password(
         return Err(ApiError::invalid("current_password", "is incorrect"));
     }
     let now = crate::jwt::now_epoch() as i64;
-    let key = crate::storage::throttle::identifier_key(&format!("USER#{}", me.id()));
+    let key = crate::keys::account_throttle(me.id());
     let throttle = state.db.get(&key, true).await?;
     tokio::try_join!(source.reserve(state), state.db.reserve_login_attempt(&key, throttle.as_ref(), now))?;
     if !crate::password::verify(candidate, Some(me.user.password_hash.clone())).await? {

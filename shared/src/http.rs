@@ -280,6 +280,78 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// Whether `s` can be an id: every id is a ULID (as `ulid` reads it), so anything else names
+/// nothing (ids in paths: [`Id`]; ids in bodies and queries are checked with this).
+pub fn is_ulid(s: &str) -> bool {
+    s.parse::<ulid::Ulid>().is_ok()
+}
+
+/// What a path id names: its 404 says "<NAME> not found", and it is read from the path
+/// parameter `PARAM`.
+pub trait Noun {
+    const NAME: &'static str;
+    const PARAM: &'static str = "id";
+}
+
+/// The nouns of path ids.
+pub mod noun {
+    macro_rules! nouns {
+        ($($noun:ident = $name:literal $(in $param:literal)?),* $(,)?) => {$(
+            #[doc = concat!("A ", $name, " (its id in the path)")]
+            pub enum $noun {}
+            impl super::Noun for $noun {
+                const NAME: &'static str = $name;
+                $(const PARAM: &'static str = $param;)?
+            }
+        )*};
+    }
+    nouns! {
+        Habit = "habit", Category = "category", Challenge = "challenge", Membership = "membership",
+        Reminder = "reminder", Notification = "notification", User = "user",
+        LinkedCategory = "category" in "category_id",
+    }
+}
+
+/// A path id that can name something: a ULID, kept as sent. Anything else names nothing and is
+/// the noun's 404 before any read (`/habits/abc` is "habit not found").
+pub struct Id<N>(String, std::marker::PhantomData<N>);
+
+impl<N> Id<N> {
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<N> std::fmt::Display for Id<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<N> std::ops::Deref for Id<N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<N: Noun, S: Send + Sync> FromRequestParts<S> for Id<N> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound(N::NAME))?;
+        params
+            .iter()
+            .find(|(name, _)| *name == N::PARAM)
+            .map(|(_, value)| value)
+            .filter(|value| is_ulid(value))
+            .map(|value| Id(value.to_owned(), std::marker::PhantomData))
+            .ok_or(ApiError::NotFound(N::NAME))
+    }
+}
+
 /// For PATCH bodies: tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 /// Use with `#[serde(default, deserialize_with = "shared::http::nullable")]`.
 pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
@@ -367,7 +439,7 @@ impl SourceIp {
         match &self.0 {
             Some(ip) => {
                 let now = crate::jwt::now_epoch() as i64;
-                state.db.reserve_source_attempt(ip, now, state.config.login_source_attempts).await
+                state.db.reserve_source_attempt(ip, now, state.auth.login_source_attempts).await
             }
             None => Ok(()),
         }

@@ -3,7 +3,7 @@
 //! key of the set verifies (a rotation logs nobody out, see [`crate::signing`]). `ver` carries the user's token version, so bumping it (password
 //! change, role change, deactivation) revokes every token issued before.
 
-use crate::{config::Config, error::ApiError, models::Role};
+use crate::{config::AuthConfig, domain::Role, error::ApiError};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct JwtKeys {
 }
 
 impl JwtKeys {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &AuthConfig) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[&config.jwt_issuer]);

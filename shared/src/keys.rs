@@ -25,7 +25,7 @@
 //! Ids are ULIDs (26 characters, lexicographically sortable by creation time); guards use the
 //! normalized (lower-case) username or e-mail so that uniqueness is case-insensitive.
 
-use crate::models::Role;
+use crate::domain::Role;
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -94,8 +94,11 @@ pub const HABITS_GSI1PK: &str = "HABITS";
 pub const CATEGORIES_GSI1PK: &str = "CATEGORIES";
 pub const CATEGORY_SK: &str = "CATEGORY";
 
+/// The prefix of a habit's sort key (and of its GSI2 sort key): `begins_with` it lists habits.
+pub const HABIT: &str = "HABIT#";
+
 pub fn habit_sk(habit_id: &str) -> String {
-    format!("HABIT#{habit_id}")
+    format!("{HABIT}{habit_id}")
 }
 
 pub fn habit(user_id: &str, habit_id: &str) -> Key {
@@ -147,14 +150,25 @@ pub fn category(category_id: &str) -> Key {
     Key::new(category_pk(category_id), CATEGORY_SK)
 }
 
+/// The prefix of a category's GSI1 sort key.
+pub const CATEGORY_NAME: &str = "NAME#";
+
 /// GSI1 sort key of a category: listed by name.
 pub fn category_gsi1sk(lower_name: &str, category_id: &str) -> String {
-    format!("NAME#{lower_name}#{category_id}")
+    format!("{CATEGORY_NAME}{lower_name}#{category_id}")
 }
 
 /// GSI1 sort key of a habit-category link within the category's partition.
 pub fn link_gsi1sk(user_id: &str, habit_id: &str) -> String {
     format!("{}#{}", user_pk(user_id), habit_sk(habit_id))
+}
+
+/// The `begins_with` prefix of a category's links: every user's, or one user's.
+pub fn links_gsi1sk_prefix(user_id: Option<&str>) -> String {
+    match user_id {
+        Some(u) => format!("{}#{HABIT}", user_pk(u)),
+        None => USER.into(),
+    }
 }
 
 pub fn category_name_guard(lower_name: &str) -> Key {
@@ -164,6 +178,11 @@ pub fn category_name_guard(lower_name: &str) -> Key {
 /// The login-throttle item of a subject (`USER#<id>`, or the identifier when no account has it).
 /// GSI1 partition of the accounts whose items are still being swept after deletion.
 pub const SWEEPS_GSI1PK: &str = "SWEEPS";
+
+/// GSI1 sort key of a sweep: oldest first.
+pub fn sweep_gsi1sk(at: chrono::DateTime<chrono::Utc>, user_id: &str) -> String {
+    format!("{}#{user_id}", at.to_rfc3339())
+}
 
 /// The marker of an account being swept (`USER#<id> / DELETING`): written in the transaction that
 /// deletes the account, removed with the last of its items.
@@ -187,8 +206,29 @@ pub fn admin_count() -> Key {
     Key::new("ADMINS".into(), "COUNT")
 }
 
-pub fn login_throttle(subject: &str) -> Key {
+fn login_throttle(subject: &str) -> Key {
     Key::new(format!("LOGIN#{subject}"), "THROTTLE")
+}
+
+/// Failed logins naming a username, as typed (normalized).
+pub fn username_throttle(username: &str) -> Key {
+    login_throttle(&format!("NAME#{username}"))
+}
+
+/// Failed logins naming an e-mail address, counted by what it looks like as its guard is:
+/// look-alikes share one count.
+pub fn email_throttle(email: &str) -> Key {
+    login_throttle(&format!("EMAIL#{}", crate::domain::skeleton(email)))
+}
+
+/// Failed password re-checks of a signed-in account (sensitive changes).
+pub fn account_throttle(user_id: &str) -> Key {
+    login_throttle(&user_pk(user_id))
+}
+
+/// Password checks from one source address.
+pub fn source_throttle(source: &str) -> Key {
+    login_throttle(&format!("SOURCE#{source}"))
 }
 
 /// Number of due-index shards. A reminder's shard is fixed by its id, so changing this needs a
@@ -244,14 +284,19 @@ pub fn challenge(challenge_id: &str) -> Key {
     Key::new(challenge_pk(challenge_id), CHALLENGE_SK)
 }
 
+/// The prefix of a challenge's GSI1 sort key: every challenge is between it and [`CHALLENGES_END`].
+pub const CHALLENGE_START: &str = "START#";
+/// Above every challenge's GSI1 sort key.
+pub const CHALLENGES_END: &str = "START#~";
+
 /// GSI1 sort key of a challenge: listed by start date.
 pub fn challenge_gsi1sk(start: chrono::NaiveDate, challenge_id: &str) -> String {
-    format!("START#{}#{challenge_id}", start.format("%Y-%m-%d"))
+    format!("{CHALLENGE_START}{}#{challenge_id}", start.format("%Y-%m-%d"))
 }
 
 /// Upper bound of the GSI1 sort keys of challenges starting on or before `day`.
 pub fn challenges_started_by(day: chrono::NaiveDate) -> String {
-    format!("START#{}#~", day.format("%Y-%m-%d"))
+    format!("{CHALLENGE_START}{}#~", day.format("%Y-%m-%d"))
 }
 
 /// A user's membership of a challenge (one per user and challenge).

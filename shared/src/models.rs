@@ -1,25 +1,9 @@
 //! Item shapes of the single table (what DynamoDB stores) and the public views the API returns.
 //! Every item carries its keys under generic names and an `entity` tag.
 
-use crate::keys;
+use crate::{domain::Role, keys};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    User,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::User => "user",
-        }
-    }
-}
 
 /// `USER#<id> / USER`: the account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +40,20 @@ pub struct UserItem {
 
 impl UserItem {
     pub const ENTITY: &'static str = "User";
+
+    /// The next revision with a new role and activity: listed under them, and every token
+    /// issued before is revoked (`token_version`).
+    pub fn with_access(&self, role: Role, is_active: bool, now: DateTime<Utc>) -> Self {
+        UserItem {
+            role,
+            is_active,
+            gsi1sk: keys::users_gsi1sk(role, is_active, &self.user_id),
+            token_version: self.token_version + 1,
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
 
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -147,7 +145,7 @@ impl SweepItem {
             entity: Self::ENTITY.into(),
             user_id: user_id.to_owned(),
             gsi1pk: keys::SWEEPS_GSI1PK.into(),
-            gsi1sk: format!("{}#{user_id}", Utc::now().to_rfc3339()),
+            gsi1sk: keys::sweep_gsi1sk(Utc::now(), user_id),
         }
     }
 }
@@ -383,6 +381,40 @@ pub struct EntryItem {
 
 impl EntryItem {
     pub const ENTITY: &'static str = "Entry";
+
+    /// The habit's entry for `date`, replacing `previous` (the entry read before, if any).
+    pub fn new(
+        habit: &HabitItem,
+        date: NaiveDate,
+        fields: EntryFields,
+        previous: Option<&EntryItem>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let key = keys::entry(&habit.user_id, &habit.habit_id, date);
+        EntryItem {
+            pk: key.pk.clone(),
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi2pk: key.pk,
+            gsi2sk: keys::entry_gsi2sk(date, &habit.habit_id),
+            habit_id: habit.habit_id.clone(),
+            user_id: habit.user_id.clone(),
+            date,
+            status: fields.status,
+            note: fields.note,
+            unit_completed: fields.unit_completed,
+            updated_at: now,
+            version: previous.map_or(1, |o| o.version + 1),
+        }
+    }
+}
+
+/// What a user records of a day.
+#[derive(Debug, Clone)]
+pub struct EntryFields {
+    pub status: crate::schedule::Status,
+    pub note: Option<String>,
+    pub unit_completed: Option<f64>,
 }
 
 /// `CATEGORY#<id> / CATEGORY`: an admin-managed category.
@@ -412,6 +444,38 @@ impl CategoryItem {
     pub const ENTITY: &'static str = "Category";
     pub const ACTIVE: &'static str = "active";
     pub const DELETING: &'static str = "deleting";
+
+    /// A new category with a new id.
+    pub fn new(name: String, description: Option<String>, now: DateTime<Utc>) -> Self {
+        let id = ulid::Ulid::new().to_string();
+        let key = keys::category(&id);
+        CategoryItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi1pk: keys::CATEGORIES_GSI1PK.into(),
+            gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &id),
+            category_id: id,
+            name,
+            description,
+            status: Self::ACTIVE.into(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The next revision with a new name and description (listed by the new name).
+    pub fn edited(&self, name: String, description: Option<String>, now: DateTime<Utc>) -> Self {
+        CategoryItem {
+            gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &self.category_id),
+            name,
+            description,
+            version: self.version + 1,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
 }
 
 /// `USER#<id> / HABIT#<habit>#CAT#<category>`: a habit filed under a category; GSI1 lists a
@@ -630,6 +694,45 @@ pub struct ChallengeItem {
 
 impl ChallengeItem {
     pub const ENTITY: &'static str = "Challenge";
+    pub const ACTIVE: &'static str = "active";
+    pub const DELETING: &'static str = "deleting";
+
+    /// A new challenge with a new id, nobody in it yet.
+    pub fn new(
+        challenge_name: String,
+        description: Option<String>,
+        (start_date, end_date): (NaiveDate, NaiveDate),
+        goal_days: Option<u32>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let id = ulid::Ulid::new().to_string();
+        let key = keys::challenge(&id);
+        ChallengeItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi1pk: keys::CHALLENGES_GSI1PK.into(),
+            gsi1sk: keys::challenge_gsi1sk(start_date, &id),
+            challenge_id: id,
+            challenge_name,
+            description,
+            start_date,
+            end_date,
+            goal_days,
+            participant_count: 0,
+            status: Self::ACTIVE.into(),
+            created_date: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// The next revision after its fields were edited: the listing key follows `start_date`.
+    pub fn revised(&mut self, now: DateTime<Utc>) {
+        self.gsi1sk = keys::challenge_gsi1sk(self.start_date, &self.challenge_id);
+        self.version += 1;
+        self.updated_at = now;
+    }
 }
 
 /// `USER#<id> / MEMBER#<challenge>`: a user's membership, backed by one of their habits. Its
@@ -661,6 +764,28 @@ pub struct MembershipItem {
 
 impl MembershipItem {
     pub const ENTITY: &'static str = "Membership";
+
+    /// `user`'s membership of `challenge`, backed by the habit `habit_id`, with the progress made
+    /// so far (ranked first among equals by who joined first).
+    pub fn new(user: &UserItem, challenge: &ChallengeItem, habit_id: &str, progress: u64, now: DateTime<Utc>) -> Self {
+        let key = keys::membership(&user.user_id, &challenge.challenge_id);
+        MembershipItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            gsi3pk: keys::challenge_pk(&challenge.challenge_id),
+            score: keys::member_score(progress, now.timestamp_millis()),
+            challenge_id: challenge.challenge_id.clone(),
+            user_id: user.user_id.clone(),
+            username: user.username.clone(),
+            habit_id: habit_id.to_owned(),
+            challenge_name: challenge.challenge_name.clone(),
+            start_date: challenge.start_date,
+            end_date: challenge.end_date,
+            progress,
+            joined_at: now,
+        }
+    }
 
     pub fn counts(&self, date: NaiveDate) -> bool {
         date >= self.start_date && date <= self.end_date

@@ -40,7 +40,7 @@ impl RefreshToken {
     pub fn parse(raw: &str) -> Option<Self> {
         let mut parts = raw.split('.');
         let (prefix, user_id, family_id, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let is_id = |s: &str| s.parse::<ulid::Ulid>().is_ok();
+        let is_id = crate::http::is_ulid;
         if prefix != PREFIX || parts.next().is_some() || !is_id(user_id) || !is_id(family_id) || secret.len() != 43 {
             return None;
         }
@@ -62,12 +62,12 @@ fn new_secret() -> String {
 
 /// When a session ends however often it is refreshed: its absolute lifetime after the login.
 fn session_end(state: &AppState, session_started: chrono::DateTime<chrono::Utc>) -> i64 {
-    session_started.timestamp() + state.config.session_max_age.as_secs() as i64
+    session_started.timestamp() + state.auth.session_max_age.as_secs() as i64
 }
 
 /// When a refresh token expires: after its idle lifetime, and never past [`session_end`].
 fn refresh_expiry(state: &AppState, session_started: chrono::DateTime<chrono::Utc>) -> i64 {
-    let idle = (now_epoch() + state.config.refresh_token_ttl.as_secs()) as i64;
+    let idle = (now_epoch() + state.auth.refresh_token_ttl.as_secs()) as i64;
     idle.min(session_end(state, session_started))
 }
 

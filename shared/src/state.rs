@@ -1,7 +1,12 @@
 //! What every handler shares: the table, the token keys and the configuration. Built once per
 //! process (a Lambda execution environment), cloned cheaply into each request.
 
-use crate::{config::Config, cursor::CursorKey, jwt::JwtKeys, storage::Db};
+use crate::{
+    config::{AuthConfig, Config},
+    cursor::CursorKey,
+    jwt::JwtKeys,
+    storage::Db,
+};
 use std::{ops::Deref, sync::Arc};
 
 pub struct Inner {
@@ -9,6 +14,7 @@ pub struct Inner {
     pub jwt: JwtKeys,
     pub cursors: CursorKey,
     pub config: Config,
+    pub auth: AuthConfig,
 }
 
 #[derive(Clone)]
@@ -22,12 +28,13 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
+    pub fn new(config: Config, auth: AuthConfig, client: aws_sdk_dynamodb::Client) -> Self {
         AppState(Arc::new(Inner {
             db: Db::new(client, config.table_name.clone()),
-            jwt: JwtKeys::new(&config),
-            cursors: CursorKey::derive(&config.signing_keys),
+            jwt: JwtKeys::new(&auth),
+            cursors: CursorKey::derive(&auth.signing_keys),
             config,
+            auth,
         }))
     }
 
@@ -36,16 +43,10 @@ impl AppState {
     /// process with a clear message.
     pub async fn from_env() -> Self {
         let sdk = crate::storage::sdk_config().await;
-        let config = match Config::from_env(&sdk).await {
-            Ok(config) => config,
-            Err(e) => {
-                eprintln!("configuration error: {e}");
-                std::process::exit(2);
-            }
-        };
+        let config = Config::from_env().unwrap_or_else(|e| crate::config::exit_with(e));
+        let auth = AuthConfig::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
         crate::telemetry::init(config.log_level);
-        let client =
-            crate::storage::client(&sdk, &config.dynamodb, config.dynamodb_endpoint.as_deref(), &config.table_name);
-        AppState::new(config, client)
+        let client = config.client(&sdk);
+        AppState::new(config, auth, client)
     }
 }

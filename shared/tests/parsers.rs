@@ -5,24 +5,24 @@ use chrono::{NaiveDate, Timelike, Utc};
 use proptest::prelude::*;
 use serde::Deserialize;
 use shared::{
-    config::Config,
+    config::AuthConfig,
     cursor::CursorKey,
+    domain::Role,
     domain::TimeZone,
     error::ApiError,
     http::parse_json,
     jwt::JwtKeys,
-    models::Role,
     reminder_time::{next_fire, parse_time},
     schedule::{Day, Frequency},
 };
 use std::collections::HashMap;
 
 fn keys() -> JwtKeys {
-    let vars: HashMap<String, String> = [("TABLE_NAME", "t"), ("JWT_SECRET", "0123456789abcdef0123456789abcdef")]
+    let vars: HashMap<String, String> = [("JWT_SECRET", "0123456789abcdef0123456789abcdef")]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    JwtKeys::new(&Config::from_vars(&vars).unwrap())
+    JwtKeys::new(&AuthConfig::from_vars(&vars).unwrap())
 }
 
 /// A client error: what bad input must become (never a 500).

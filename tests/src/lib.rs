@@ -10,7 +10,12 @@ use axum::{body::Body, http::Request, Router};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 use shared::storage::counter::{CallCounter, CallRecorder};
-use shared::{config::Config, http::Route, models::Role, AppState};
+use shared::{
+    config::{AuthConfig, Config},
+    domain::Role,
+    http::Route,
+    AppState,
+};
 use std::{collections::HashMap, net::TcpStream, sync::OnceLock, time::Duration};
 use tower::ServiceExt;
 
@@ -74,22 +79,30 @@ pub fn client_of(caller: &str, config: &Config, calls: &CallCounter) -> Client {
     shared::storage::counter::local_client(endpoint, &config.dynamodb, calls, recorder)
 }
 
+/// The test configuration of `table`.
 pub fn config(table: &str) -> Config {
-    config_with(table, &[("JWT_SECRET", SECRET)])
-}
-
-/// The test configuration of `table` with the signing keys given by `keys` (`JWT_SECRET` or
-/// `JWT_KEYS`).
-pub fn config_with(table: &str, keys: &[(&str, &str)]) -> Config {
-    let vars: HashMap<String, String> =
-        [("TABLE_NAME", table), ("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE), ("DYNAMODB_ENDPOINT", endpoint())]
-            .iter()
-            .chain(keys)
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    let vars: HashMap<String, String> = [("TABLE_NAME", table), ("DYNAMODB_ENDPOINT", endpoint())]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let mut config = Config::from_vars(&vars).expect("test config");
     config.dynamodb = local_tuning();
     config
+}
+
+/// The test token configuration with the signing keys given by `keys` (`JWT_SECRET` or `JWT_KEYS`).
+pub fn auth_config(keys: &[(&str, &str)]) -> AuthConfig {
+    let vars: HashMap<String, String> = [("JWT_ISSUER", ISSUER), ("JWT_AUDIENCE", AUDIENCE)]
+        .iter()
+        .chain(keys)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    AuthConfig::from_vars(&vars).expect("test token config")
+}
+
+/// The test token configuration with the test secret.
+pub fn auth() -> AuthConfig {
+    auth_config(&[("JWT_SECRET", SECRET)])
 }
 
 /// The functions' DynamoDB timeouts in test worlds: DynamoDB Local on a busy two-core machine can
@@ -137,13 +150,13 @@ macro_rules! function_defs {
 }
 function_defs!(auth, users, habits, categories, reminders, challenges);
 
-/// Every function of a world on `table` with `config`, each with a client of its own (see
+/// Every function of a world on `config`'s table with the token keys of `auth`, each with a client of its own (see
 /// [`client_of`]).
-pub fn functions(config: &Config, calls: &CallCounter) -> Vec<Function> {
+pub fn functions(config: &Config, auth: &AuthConfig, calls: &CallCounter) -> Vec<Function> {
     FUNCTIONS
         .iter()
         .map(|f| {
-            let state = AppState::new(config.clone(), client_of(f.name, config, calls));
+            let state = AppState::new(config.clone(), auth.clone(), client_of(f.name, config, calls));
             Function { name: f.name, routes: (f.routes)(), router: (f.app)(state) }
         })
         .collect()
@@ -230,8 +243,8 @@ impl TestApp {
         let calls = CallCounter::default();
         let client = client(&calls);
         shared::storage::table::create_table(&client, &table).await.expect("create table");
-        let state = AppState::new(config(&table), client.clone());
-        let functions = functions(&config(&table), &calls);
+        let state = AppState::new(config(&table), auth(), client.clone());
+        let functions = functions(&config(&table), &auth(), &calls);
         let dispatcher = shared::storage::Db::new(client_of("dispatcher", &config(&table), &calls), table.clone());
         TestApp { table, client, calls, state, functions, dispatcher }
     }
@@ -244,7 +257,7 @@ impl TestApp {
             client: self.client.clone(),
             calls: self.calls.clone(),
             state: self.state.clone(),
-            functions: functions(&config_with(&self.table, &[("JWT_KEYS", keys_json)]), &self.calls),
+            functions: functions(&config(&self.table), &auth_config(&[("JWT_KEYS", keys_json)]), &self.calls),
             dispatcher: self.dispatcher.clone(),
         }
     }
@@ -261,7 +274,7 @@ impl TestApp {
             client: self.client.clone(),
             calls: self.calls.clone(),
             state: self.state.clone(),
-            functions: functions(&config, &self.calls),
+            functions: functions(&config, &auth(), &self.calls),
             dispatcher: shared::storage::Db::new(client_of("dispatcher", &config, &self.calls), self.table.clone()),
         }
     }

@@ -3,13 +3,13 @@
 use axum::{http::StatusCode, response::IntoResponse, Router};
 use serde::{Deserialize, Serialize};
 use shared::{
+    domain::Role,
     domain::{Checker, Email, Password, Phone, Username},
     http::{Json, SourceIp},
-    keys,
-    models::{ProfileItem, Role, UserItem, UserView},
+    models::{ProfileItem, UserItem, UserView},
     password, session,
     session::TokenPair,
-    storage::throttle,
+    storage::throttle::LoginId,
     ApiError, ApiResult, AppState,
 };
 use utoipa::ToSchema;
@@ -190,24 +190,17 @@ async fn login(
 ) -> ApiResult<impl IntoResponse> {
     // Cheap refusals first, before any password is hashed: an identifier that cannot name an
     // account is a 400, not a password check.
-    let (guard, subject) = match (&body.username, &body.email) {
-        (Some(u), None) => {
-            let u = Username::parse(u).map_err(|e| ApiError::invalid("username", &e))?;
-            (keys::username_guard(u.as_str()), format!("NAME#{}", u.as_str()))
-        }
-        (None, Some(e)) => {
-            let e = Email::parse(e).map_err(|e| ApiError::invalid("email", &e))?;
-            // Counted by what the address looks like, as its guard is: look-alikes share one count.
-            (keys::email_guard(e.as_str()), format!("EMAIL#{}", e.skeleton()))
-        }
+    let id = match (&body.username, &body.email) {
+        (Some(u), None) => LoginId::Username(Username::parse(u).map_err(|e| ApiError::invalid("username", &e))?),
+        (None, Some(e)) => LoginId::Email(Email::parse(e).map_err(|e| ApiError::invalid("email", &e))?),
         _ => return Err(ApiError::invalid("username", "give exactly one of username and email")),
     };
     if body.password.chars().count() > Password::MAX {
         return Err(ApiError::invalid("password", "is too long"));
     }
     let now = shared::jwt::now_epoch() as i64;
-    let throttle_key = throttle::identifier_key(&subject);
-    let (guard, throttle) = state.db.login_lookup(&guard, &throttle_key).await?;
+    let throttle_key = id.throttle();
+    let (guard, throttle) = state.db.login_lookup(&id.guard(), &throttle_key).await?;
     // Counted before the password is checked, atomically: parallel guesses cannot pass together.
     let (user, ..) = tokio::try_join!(
         async {

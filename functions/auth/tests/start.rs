@@ -5,12 +5,16 @@
 #[tokio::test]
 async fn the_dummy_hash_is_computed_when_the_function_starts() {
     assert!(!shared::password::dummy_ready(), "nothing has hashed yet in this process");
-    let vars = [("TABLE_NAME", "unused"), ("JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!")];
-    let config = shared::config::Config::from_vars(&vars.map(|(k, v)| (k.to_owned(), v.to_owned())).into())
-        .expect("a configuration");
+    let vars = [
+        ("TABLE_NAME", "unused"),
+        ("DYNAMODB_ENDPOINT", "http://127.0.0.1:9"),
+        ("JWT_SECRET", "a-test-secret-of-at-least-32-bytes!!"),
+    ];
+    let vars = vars.map(|(k, v)| (k.to_owned(), v.to_owned())).into();
+    let config = shared::config::Config::from_vars(&vars).expect("a configuration");
+    let auth = shared::config::AuthConfig::from_vars(&vars).expect("a token configuration");
     // A client that is never called: building the app is what is tested.
-    let sdk = shared::storage::sdk_config().await;
-    let client = shared::storage::client(&sdk, &config.dynamodb, Some("http://127.0.0.1:9"), "unused");
-    let _app = auth::app(shared::AppState::new(config, client));
+    let client = config.client(&shared::storage::sdk_config().await);
+    let _app = auth::app(shared::AppState::new(config, auth, client));
     assert!(shared::password::dummy_ready());
 }

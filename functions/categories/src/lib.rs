@@ -1,18 +1,13 @@
 //! `functions/categories`: the category catalogue. Admins create, rename and delete categories;
 //! every signed-in user reads them. Names are unique, case-insensitively (guard item).
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    Router,
-};
+use axum::{extract::State, http::StatusCode, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, Json, PageBody, Paging, Query},
-    keys,
+    http::{noun, nullable, Id, Json, PageBody, Paging, Query},
     models::{CategoryItem, HabitFields, HabitItem},
     ApiError, ApiResult, AppState,
 };
@@ -61,9 +56,6 @@ fn check(c: &mut Checker, name: &str, description: Option<&str>) {
 }
 
 async fn load(state: &AppState, id: &str) -> ApiResult<CategoryItem> {
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("category"));
-    }
     state.db.get_category(id).await?.ok_or(ApiError::NotFound("category"))
 }
 
@@ -97,23 +89,7 @@ async fn create_category(
     let mut c = Checker::default();
     check(&mut c, &name, b.description.as_deref());
     c.finish()?;
-    let id = ulid::Ulid::new().to_string();
-    let key = keys::category(&id);
-    let now = Utc::now();
-    let category = CategoryItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: CategoryItem::ENTITY.into(),
-        gsi1pk: keys::CATEGORIES_GSI1PK.into(),
-        gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &id),
-        category_id: id,
-        name,
-        description: b.description,
-        status: CategoryItem::ACTIVE.into(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let category = CategoryItem::new(name, b.description, Utc::now());
     state.db.create_category(&category).await?;
     Ok((StatusCode::CREATED, axum::Json(view(&category))))
 }
@@ -149,7 +125,7 @@ async fn list_categories(
 #[utoipa::path(get, path = "/categories/{id}", tag = "categories", security(("bearer" = [])),
     params(("id" = String, Path, description = "Category id")),
     responses((status = 200, description = "The category", body = CategoryView)))]
-async fn get_category(State(state): State<AppState>, _me: AuthUser, Path(id): Path<String>) -> J<CategoryView> {
+async fn get_category(State(state): State<AppState>, _me: AuthUser, id: Id<noun::Category>) -> J<CategoryView> {
     Ok(axum::Json(view(&load(&state, &id).await?)))
 }
 
@@ -178,7 +154,7 @@ struct PatchBody {
 async fn patch_category(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Category>,
     Json(p): Json<PatchBody>,
 ) -> J<CategoryView> {
     let current = load(&state, &id).await?;
@@ -190,14 +166,7 @@ async fn patch_category(
     if name == current.name && description == current.description {
         return Ok(axum::Json(view(&current)));
     }
-    let updated = CategoryItem {
-        gsi1sk: keys::category_gsi1sk(&name.to_lowercase(), &current.category_id),
-        name,
-        description,
-        version: current.version + 1,
-        updated_at: Utc::now(),
-        ..current.clone()
-    };
+    let updated = current.edited(name, description, Utc::now());
     state.db.update_category(&current, &updated).await?;
     Ok(axum::Json(view(&updated)))
 }
@@ -209,12 +178,9 @@ async fn patch_category(
 async fn delete_category(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Category>,
 ) -> ApiResult<StatusCode> {
     // A delete that was interrupted (status `deleting`) can be resumed.
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("category"));
-    }
     let category = state.db.get_category_any(&id).await?.ok_or(ApiError::NotFound("category"))?;
     state.db.delete_category(&category).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -248,7 +214,7 @@ struct HabitsQuery {
 async fn category_habits(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Category>,
     Query(q): Query<HabitsQuery>,
 ) -> J<PageBody<HabitSummary>> {
     load(&state, &id).await?;

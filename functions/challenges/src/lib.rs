@@ -6,7 +6,7 @@
 //! numeric GSI3 sort key, so a page of the ranking is one Query.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     Router,
@@ -16,9 +16,8 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, page_size, Json, OptionalJson, PageBody, Paging, Query, Whole},
+    http::{is_ulid, noun, nullable, page_size, Id, Json, OptionalJson, PageBody, Paging, Query, Whole},
     idempotency::{created, IdempotencyHeader, Keyed},
-    keys,
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
     schedule::{self, Frequency},
     storage::challenges::{Backing, When},
@@ -127,10 +126,12 @@ fn check(c: &mut Checker, ch: &ChallengeItem) {
 
 /// A challenge that is not being deleted.
 async fn load(state: &AppState, id: &str) -> ApiResult<ChallengeItem> {
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("challenge"));
-    }
-    state.db.get_challenge_any(id).await?.filter(|c| c.status == "active").ok_or(ApiError::NotFound("challenge"))
+    state
+        .db
+        .get_challenge_any(id)
+        .await?
+        .filter(|c| c.status == ChallengeItem::ACTIVE)
+        .ok_or(ApiError::NotFound("challenge"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -167,27 +168,13 @@ async fn create_challenge(
     if let Some(replay) = state.db.replay(admin.id(), request.as_ref()).await? {
         return Ok(replay.into_response());
     }
-    let id = ulid::Ulid::new().to_string();
-    let key = keys::challenge(&id);
-    let now = Utc::now();
-    let c = ChallengeItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: ChallengeItem::ENTITY.into(),
-        gsi1pk: keys::CHALLENGES_GSI1PK.into(),
-        gsi1sk: keys::challenge_gsi1sk(b.start_date, &id),
-        challenge_id: id,
-        challenge_name: b.challenge_name.trim().to_owned(),
-        description: b.description,
-        start_date: b.start_date,
-        end_date: b.end_date,
-        goal_days: b.goal_days.map(|g| g.0),
-        participant_count: 0,
-        status: "active".into(),
-        created_date: now,
-        updated_at: now,
-        version: 1,
-    };
+    let c = ChallengeItem::new(
+        b.challenge_name.trim().to_owned(),
+        b.description,
+        (b.start_date, b.end_date),
+        b.goal_days.map(|g| g.0),
+        Utc::now(),
+    );
     let mut chk = Checker::default();
     check(&mut chk, &c);
     chk.finish()?;
@@ -238,7 +225,7 @@ async fn list_challenges(
 #[utoipa::path(get, path = "/challenges/{id}", tag = "challenges", security(("bearer" = [])),
     params(("id" = String, Path, description = "Challenge id")),
     responses((status = 200, description = "The challenge", body = ChallengeView)))]
-async fn get_challenge(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ChallengeView> {
+async fn get_challenge(State(state): State<AppState>, me: AuthUser, id: Id<noun::Challenge>) -> J<ChallengeView> {
     Ok(axum::Json(view(&load(&state, &id).await?, today_of(&me))))
 }
 
@@ -277,7 +264,7 @@ struct PatchBody {
 async fn patch_challenge(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Challenge>,
     Json(p): Json<PatchBody>,
 ) -> J<ChallengeView> {
     let current = load(&state, &id).await?;
@@ -295,9 +282,7 @@ async fn patch_challenge(
         let field = if c.start_date != current.start_date { "start_date" } else { "end_date" };
         return Err(ApiError::conflict(field, "the dates cannot change once someone has joined"));
     }
-    c.gsi1sk = keys::challenge_gsi1sk(c.start_date, &c.challenge_id);
-    c.version += 1;
-    c.updated_at = Utc::now();
+    c.revised(Utc::now());
     state.db.update_challenge(&c, &current).await?;
     Ok(axum::Json(view(&c, today_of(&admin))))
 }
@@ -309,12 +294,9 @@ async fn patch_challenge(
 async fn delete_challenge(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Challenge>,
 ) -> ApiResult<StatusCode> {
     // An interrupted delete (status `deleting`) can be resumed.
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("challenge"));
-    }
     let c = state.db.get_challenge_any(&id).await?.ok_or(ApiError::NotFound("challenge"))?;
     state.db.delete_challenge(&c).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -364,7 +346,7 @@ fn membership_view(m: &MembershipItem) -> MembershipView {
 async fn join(
     State(state): State<AppState>,
     me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Challenge>,
     OptionalJson(body): OptionalJson<JoinBody>,
 ) -> ApiResult<(StatusCode, axum::Json<MembershipView>)> {
     let challenge = load(&state, &id).await?;
@@ -376,10 +358,7 @@ async fn join(
     let habit_id = body.and_then(|b| b.habit_id);
     let (habit, created) = match habit_id {
         Some(hid) => {
-            let habit = match hid.parse::<ulid::Ulid>() {
-                Ok(_) => state.db.get_habit(me.id(), &hid).await?,
-                Err(_) => None,
-            };
+            let habit = if is_ulid(&hid) { state.db.get_habit(me.id(), &hid).await? } else { None };
             (habit.ok_or(ApiError::NotFound("habit"))?, false)
         }
         None => {
@@ -398,23 +377,7 @@ async fn join(
     // Counted after the habit was read: the join conditions on the habit's entries_rev.
     let progress =
         if created { 0 } else { state.db.count_done(&habit, challenge.start_date, challenge.end_date).await? };
-    let key = keys::membership(me.id(), &challenge.challenge_id);
-    let m = MembershipItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: MembershipItem::ENTITY.into(),
-        gsi3pk: keys::challenge_pk(&challenge.challenge_id),
-        score: keys::member_score(progress, now.timestamp_millis()),
-        challenge_id: challenge.challenge_id.clone(),
-        user_id: me.id().to_owned(),
-        username: me.user.username.clone(),
-        habit_id: habit.habit_id.clone(),
-        challenge_name: challenge.challenge_name.clone(),
-        start_date: challenge.start_date,
-        end_date: challenge.end_date,
-        progress,
-        joined_at: now,
-    };
+    let m = MembershipItem::new(&me.user, &challenge, &habit.habit_id, progress, now);
     let backing = if created { Backing::New(&habit) } else { Backing::Existing(&habit) };
     state.db.join_challenge(&m, backing, today).await?;
     Ok((StatusCode::CREATED, axum::Json(membership_view(&m))))
@@ -424,10 +387,7 @@ async fn join(
 #[utoipa::path(delete, path = "/challenges/{id}/membership", tag = "challenges", security(("bearer" = [])),
     params(("id" = String, Path, description = "Challenge id")),
     responses((status = 204, description = "Left")))]
-async fn leave(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("membership"));
-    }
+async fn leave(State(state): State<AppState>, me: AuthUser, id: Id<noun::Membership>) -> ApiResult<StatusCode> {
     let m = state.db.get_membership(me.id(), &id).await?.ok_or(ApiError::NotFound("membership"))?;
     if state.db.remove_membership(&m).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -467,7 +427,7 @@ struct Rank {
 async fn leaderboard(
     State(state): State<AppState>,
     _me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Challenge>,
     Query(q): Query<PageQuery>,
 ) -> J<PageBody<Rank>> {
     let c = load(&state, &id).await?;
@@ -511,7 +471,7 @@ struct Participant {
 async fn participants(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::Challenge>,
     Query(q): Query<PageQuery>,
 ) -> J<PageBody<Participant>> {
     load(&state, &id).await?;

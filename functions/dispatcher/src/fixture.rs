@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use shared::{
-    models::{HabitFields, HabitItem, ReminderItem, ReminderSpec, Role, UserItem},
+    domain::Role,
+    models::{HabitFields, HabitItem, ReminderItem, ReminderSpec, UserItem},
     schedule::{Day, Frequency},
     storage::{to_item, Item},
 };

@@ -21,10 +21,12 @@ use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt};
 use serde::Serialize;
 use shared::{
-    keys::DUE_SHARDS,
     models::ReminderItem,
     reminder_time,
-    storage::{reminders::FireOutcome, Db},
+    storage::{
+        reminders::{FireOutcome, DUE_SHARDS},
+        Db,
+    },
     ApiError,
 };
 use std::{collections::HashMap, time::Duration};

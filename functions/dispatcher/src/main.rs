@@ -1,33 +1,13 @@
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};
+use shared::config::{exit_with, Config};
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let vars = std::env::vars().collect();
-    let (table, cfg) = match (std::env::var("TABLE_NAME"), dispatcher::DispatchConfig::from_vars(&vars)) {
-        (Ok(table), Ok(cfg)) if !table.is_empty() => (table, cfg),
-        (_, Err(e)) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-        _ => {
-            eprintln!("configuration error: environment variable TABLE_NAME is required but not set");
-            std::process::exit(2);
-        }
-    };
-    let (level, tuning) = match shared::config::log_level(std::env::var("LOG_LEVEL").ok().as_deref())
-        .and_then(|level| Ok((level, shared::storage::Tuning::from_env()?)))
-    {
-        Ok(found) => found,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    shared::telemetry::init(level);
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
-    let db = shared::storage::Db::new(
-        shared::storage::client(&shared::storage::sdk_config().await, &tuning, endpoint.as_deref(), &table),
-        table,
-    );
+    let config = Config::from_vars(&vars).unwrap_or_else(|e| exit_with(e));
+    let cfg = dispatcher::DispatchConfig::from_vars(&vars).unwrap_or_else(|e| exit_with(e));
+    shared::telemetry::init(config.log_level);
+    let db = shared::storage::Db::new(config.client(&shared::storage::sdk_config().await), config.table_name);
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (db, cfg) = (&db, &cfg);
         async move {

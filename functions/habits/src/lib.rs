@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
     domain::Checker,
-    http::{nullable, Json, PageBody, Paging, Query},
+    domain::Role,
+    http::{is_ulid, noun, nullable, Id, Json, PageBody, Paging, Query},
     idempotency::{created, IdempotencyHeader, Keyed},
-    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Role, Target},
+    models::{EntryFields, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Target},
     schedule::{self, Frequency, Stats, Status},
     ApiError, ApiResult, AppState,
 };
@@ -117,11 +118,6 @@ fn entry_view(e: &EntryItem) -> EntryView {
 
 // ---- checks --------------------------------------------------------------------------------------
 
-/// Ids in paths are ULIDs; anything else cannot exist.
-fn check_id(id: &str, what: &'static str) -> ApiResult<()> {
-    id.parse::<ulid::Ulid>().map(|_| ()).map_err(|_| ApiError::NotFound(what))
-}
-
 fn parse_date(raw: &str) -> ApiResult<NaiveDate> {
     raw.parse().map_err(|_| ApiError::invalid("date", "must be a date like 2026-03-01"))
 }
@@ -159,7 +155,6 @@ fn today_of(user: &shared::models::UserItem) -> NaiveDate {
 
 /// Loads one of the caller's habits (another user's id is simply not found).
 async fn own_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<HabitItem> {
-    check_id(id, "habit")?;
     state.db.get_habit(me.id(), id).await?.ok_or(ApiError::NotFound("habit"))
 }
 
@@ -258,7 +253,9 @@ async fn list_habits(
     let (habits, next) = match &q.category_id {
         None => state.db.list_user_habits(me.id(), q.is_active, paging.limit, paging.start.take()).await?,
         Some(cid) => {
-            check_id(cid, "category").map_err(|_| ApiError::invalid("category_id", "is not a category id"))?;
+            if !is_ulid(cid) {
+                return Err(ApiError::invalid("category_id", "is not a category id"));
+            }
             let (habits, next) =
                 state.db.list_category_habits(cid, Some(me.id()), paging.limit, paging.start.take()).await?;
             (habits.into_iter().filter(|h| q.is_active.is_none_or(|a| h.fields.is_active == a)).collect(), next)
@@ -270,13 +267,9 @@ async fn list_habits(
 /// One of the caller's habits, with its categories.
 #[utoipa::path(get, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
     responses((status = 200, description = "The habit", body = HabitView)))]
-async fn get_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<HabitView> {
-    check_id(&id, "habit")?;
+async fn get_habit(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> J<HabitView> {
     let found = state.db.get_habit_with_links(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
-    let keys: Vec<_> = found.category_ids.iter().map(|c| shared::keys::category(c)).collect();
-    let mut categories: Vec<CategoryItem> =
-        if keys.is_empty() { Vec::new() } else { state.db.batch_get(&keys).await? };
-    categories.retain(|c| c.status == CategoryItem::ACTIVE);
+    let categories = state.db.get_categories(&found.category_ids).await?;
     let mut v = view(&found.habit);
     v.categories =
         Some(categories.into_iter().map(|c| CategoryRef { category_id: c.category_id, name: c.name }).collect());
@@ -312,7 +305,7 @@ struct PatchBody {
 async fn patch_habit(
     State(state): State<AppState>,
     me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Habit>,
     Json(p): Json<PatchBody>,
 ) -> J<HabitView> {
     let current = own_habit(&state, &me, &id).await?;
@@ -341,8 +334,7 @@ async fn patch_habit(
 /// Deletes a habit with its entries, category links, reminders and challenge memberships.
 #[utoipa::path(delete, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
     responses((status = 204, description = "Deleted")))]
-async fn delete_habit(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    check_id(&id, "habit")?;
+async fn delete_habit(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> ApiResult<StatusCode> {
     if state.db.delete_habit(me.id(), &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -423,7 +415,8 @@ fn decide_status(
 async fn put_entry(
     State(state): State<AppState>,
     me: AuthUser,
-    Path((id, date)): Path<(String, String)>,
+    id: Id<noun::Habit>,
+    Path((_, date)): Path<(String, String)>,
     Json(b): Json<EntryBody>,
 ) -> J<EntryView> {
     let habit = own_habit(&state, &me, &id).await?;
@@ -441,29 +434,8 @@ async fn put_entry(
     let status = decide_status(&mut c, habit.fields.target.as_ref(), b.status, b.unit_completed);
     c.finish()?;
     let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
-    // Read after the habit, so the write's conditions catch any change in between.
-    let (old, memberships) = tokio::join!(
-        state.db.get_entry(me.id(), &habit.habit_id, date),
-        state.db.memberships_of_habit(me.id(), &habit.habit_id)
-    );
-    let (old, memberships) = (old?, memberships?);
-    let key = shared::keys::entry(me.id(), &habit.habit_id, date);
-    let entry = EntryItem {
-        pk: key.pk.clone(),
-        sk: key.sk,
-        entity: EntryItem::ENTITY.into(),
-        gsi2pk: key.pk,
-        gsi2sk: shared::keys::entry_gsi2sk(date, &habit.habit_id),
-        habit_id: habit.habit_id.clone(),
-        user_id: me.id().to_owned(),
-        date,
-        status,
-        note: b.note,
-        unit_completed: b.unit_completed.map(round_amount),
-        updated_at: Utc::now(),
-        version: old.as_ref().map_or(1, |o| o.version + 1),
-    };
-    state.db.put_entry(&entry, &habit, old.as_ref(), &memberships).await?;
+    let fields = EntryFields { status, note: b.note, unit_completed: b.unit_completed.map(round_amount) };
+    let entry = state.db.record_entry(&habit, date, fields).await?;
     Ok(axum::Json(entry_view(&entry)))
 }
 
@@ -473,9 +445,9 @@ async fn put_entry(
 async fn get_entry(
     State(state): State<AppState>,
     me: AuthUser,
-    Path((id, date)): Path<(String, String)>,
+    id: Id<noun::Habit>,
+    Path((_, date)): Path<(String, String)>,
 ) -> J<EntryView> {
-    check_id(&id, "habit")?;
     let date = parse_date(&date)?;
     let (habit, entry) = tokio::join!(state.db.get_habit(me.id(), &id), state.db.get_entry(me.id(), &id, date));
     habit?.ok_or(ApiError::NotFound("habit"))?;
@@ -488,14 +460,14 @@ async fn get_entry(
 async fn delete_entry(
     State(state): State<AppState>,
     me: AuthUser,
-    Path((id, date)): Path<(String, String)>,
+    id: Id<noun::Habit>,
+    Path((_, date)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let habit = own_habit(&state, &me, &id).await?;
     let date = parse_date(&date)?;
-    let (old, memberships) =
-        tokio::join!(state.db.get_entry(me.id(), &id, date), state.db.memberships_of_habit(me.id(), &id));
-    let old = old?.ok_or(ApiError::NotFound("entry"))?;
-    state.db.delete_entry(&habit, &old, &memberships?).await?;
+    if !state.db.remove_entry(&habit, date).await? {
+        return Err(ApiError::NotFound("entry"));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -525,10 +497,9 @@ struct EntriesQuery {
 async fn list_entries(
     State(state): State<AppState>,
     me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Habit>,
     Query(q): Query<EntriesQuery>,
 ) -> J<PageBody<EntryView>> {
-    check_id(&id, "habit")?;
     let (min, max) = (
         NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid date"),
         NaiveDate::from_ymd_opt(9999, 12, 31).expect("valid date"),
@@ -571,8 +542,7 @@ struct StatsView {
 /// Streaks and completion rates of a habit, as of the caller's today.
 #[utoipa::path(get, path = "/habits/{id}/stats", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
     responses((status = 200, description = "The statistics", body = StatsView)))]
-async fn get_stats(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<StatsView> {
-    check_id(&id, "habit")?;
+async fn get_stats(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> J<StatsView> {
     let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
     let today = today_of(&me.user);
     let marks = found
@@ -581,7 +551,12 @@ async fn get_stats(State(state): State<AppState>, me: AuthUser, Path(id): Path<S
         .map(|e| (e.date, schedule::Mark { status: e.status, units: e.unit_completed.unwrap_or(0.0) }))
         .collect();
     let stats = schedule::stats(&found.habit.schedule(), &marks, today);
-    Ok(axum::Json(StatsView { habit_id: id, as_of: today, time_zone: me.user.tz().name().to_owned(), stats }))
+    Ok(axum::Json(StatsView {
+        habit_id: id.into_string(),
+        as_of: today,
+        time_zone: me.user.tz().name().to_owned(),
+        stats,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -623,7 +598,6 @@ async fn today(State(state): State<AppState>, me: AuthUser) -> J<TodayView> {
 
 /// The habit a caller may file: their own, or (admins) anyone's.
 async fn assignable_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<HabitItem> {
-    check_id(id, "habit")?;
     if let Some(h) = state.db.get_habit(me.id(), id).await? {
         return Ok(h);
     }
@@ -642,10 +616,10 @@ async fn assignable_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResul
 async fn assign_category(
     State(state): State<AppState>,
     me: AuthUser,
-    Path((id, category_id)): Path<(String, String)>,
+    id: Id<noun::Habit>,
+    category_id: Id<noun::LinkedCategory>,
 ) -> ApiResult<StatusCode> {
     let habit = assignable_habit(&state, &me, &id).await?;
-    check_id(&category_id, "category")?;
     let link = HabitCategoryItem::new(&habit.user_id, &habit.habit_id, &category_id, Utc::now());
     state.db.link_category(&link).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -658,10 +632,10 @@ async fn assign_category(
 async fn unassign_category(
     State(state): State<AppState>,
     me: AuthUser,
-    Path((id, category_id)): Path<(String, String)>,
+    id: Id<noun::Habit>,
+    category_id: Id<noun::LinkedCategory>,
 ) -> ApiResult<StatusCode> {
     let habit = assignable_habit(&state, &me, &id).await?;
-    check_id(&category_id, "category")?;
     if state.db.unlink_category(&habit.user_id, &habit.habit_id, &category_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -700,7 +674,7 @@ async fn admin_list_habits(
 ) -> J<PageBody<HabitView>> {
     let mut c = Checker::default();
     for (field, value) in [("user_id", &q.user_id), ("category_id", &q.category_id)] {
-        if value.as_deref().is_some_and(|v| v.parse::<ulid::Ulid>().is_err()) {
+        if value.as_deref().is_some_and(|v| !is_ulid(v)) {
             c.fail(field, "is not an id");
         }
     }

@@ -1,7 +1,7 @@
 //! `functions/reminders`: reminders for one's own habits, and the notifications they produce.
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
     Router,
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     auth::AuthUser,
     domain::{Checker, TimeZone},
-    http::{Json, PageBody, Paging, Query},
+    http::{is_ulid, noun, Id, Json, PageBody, Paging, Query},
     idempotency::{created, IdempotencyHeader, Keyed},
     models::{NotificationItem, ReminderItem, ReminderSpec},
     reminder_time,
@@ -74,10 +74,6 @@ fn view(r: &ReminderItem) -> ReminderView {
         created_date: r.created_date,
         updated_at: r.updated_at,
     }
-}
-
-fn is_id(id: &str) -> bool {
-    id.parse::<ulid::Ulid>().is_ok()
 }
 
 /// Checks the schedule fields of a reminder as it will be stored.
@@ -147,7 +143,7 @@ async fn create_reminder(
     check(&mut c, &r);
     c.finish()?;
     // The habit must be one of the caller's own, and still there when the reminder is written.
-    if !is_id(&r.habit_id) {
+    if !is_ulid(&r.habit_id) {
         return Err(ApiError::NotFound("habit"));
     }
     r.arm(now);
@@ -180,7 +176,7 @@ async fn list_reminders(
     me: AuthUser,
     Query(q): Query<ListQuery>,
 ) -> J<PageBody<ReminderView>> {
-    if q.habit_id.as_deref().is_some_and(|h| !is_id(h)) {
+    if q.habit_id.as_deref().is_some_and(|h| !is_ulid(h)) {
         return Err(ApiError::invalid("habit_id", "is not a habit id"));
     }
     let mut paging =
@@ -191,9 +187,6 @@ async fn list_reminders(
 }
 
 async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<ReminderItem> {
-    if !is_id(id) {
-        return Err(ApiError::NotFound("reminder"));
-    }
     state.db.get_reminder(me.id(), id).await?.ok_or(ApiError::NotFound("reminder"))
 }
 
@@ -201,7 +194,7 @@ async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Re
 #[utoipa::path(get, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Reminder id")),
     responses((status = 200, description = "The reminder", body = ReminderView)))]
-async fn get_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> J<ReminderView> {
+async fn get_reminder(State(state): State<AppState>, me: AuthUser, id: Id<noun::Reminder>) -> J<ReminderView> {
     Ok(axum::Json(view(&own_reminder(&state, &me, &id).await?)))
 }
 
@@ -236,7 +229,7 @@ struct PatchBody {
 async fn patch_reminder(
     State(state): State<AppState>,
     me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Reminder>,
     Json(p): Json<PatchBody>,
 ) -> J<ReminderView> {
     let current = own_reminder(&state, &me, &id).await?;
@@ -261,8 +254,8 @@ async fn patch_reminder(
 #[utoipa::path(delete, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Reminder id")),
     responses((status = 204, description = "Deleted")))]
-async fn delete_reminder(State(state): State<AppState>, me: AuthUser, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    if is_id(&id) && state.db.delete_reminder(me.id(), &id).await? {
+async fn delete_reminder(State(state): State<AppState>, me: AuthUser, id: Id<noun::Reminder>) -> ApiResult<StatusCode> {
+    if state.db.delete_reminder(me.id(), &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("reminder"))
@@ -341,12 +334,9 @@ struct MarkBody {
 async fn mark_notification(
     State(state): State<AppState>,
     me: AuthUser,
-    Path(id): Path<String>,
+    id: Id<noun::Notification>,
     Json(b): Json<MarkBody>,
 ) -> J<NotificationView> {
-    if !is_id(&id) {
-        return Err(ApiError::NotFound("notification"));
-    }
     let n = state.db.mark_notification(me.id(), &id, b.read).await?.ok_or(ApiError::NotFound("notification"))?;
     Ok(axum::Json(notification_view(&n)))
 }

@@ -1,19 +1,15 @@
 //! `functions/users`: the caller's own account and profile (`/me...`), and admin user management
 //! (`/users...`).
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    Router,
-};
+use axum::{extract::State, http::StatusCode, Router};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
     auth::{AdminUser, AuthUser},
+    domain::Role,
     domain::{Checker, Email, Password, Phone, TimeZone, Username},
-    http::{nullable, Json, PageBody, Paging, Query, SourceIp, StopAt},
-    keys,
-    models::{ProfileFields, ProfileItem, ProfileView, Role, UserItem, UserView},
+    http::{noun, nullable, Id, Json, PageBody, Paging, Query, SourceIp, StopAt},
+    models::{ProfileFields, ProfileItem, ProfileView, UserItem, UserView},
     password, session,
     session::TokenPair,
     ApiError, ApiResult, AppState,
@@ -380,18 +376,12 @@ async fn list_users(
 ) -> J<PageBody<UserView>> {
     let mut paging =
         Paging::new(&state, format!("users:{:?}:{:?}", q.role, q.is_active), q.limit, q.cursor.as_deref())?;
-    let prefix = keys::users_gsi1sk_prefix(q.role, q.is_active);
-    // With a role, the prefix selects activity too; without one, activity is a filter.
-    let filter = if q.role.is_none() { q.is_active } else { None };
-    let (users, next) = state.db.list_users(&prefix, filter, paging.limit, paging.start.take()).await?;
+    let (users, next) = state.db.list_users(q.role, q.is_active, paging.limit, paging.start.take()).await?;
     Ok(axum::Json(paging.finish(users.iter().map(UserItem::view).collect(), next)?))
 }
 
-/// Loads a user by path id; ids that are not ULIDs cannot exist.
+/// Loads a user by path id.
 async fn load_user(state: &AppState, id: &str) -> ApiResult<UserItem> {
-    if id.parse::<ulid::Ulid>().is_err() {
-        return Err(ApiError::NotFound("user"));
-    }
     state.db.get_user(id, true).await?.ok_or(ApiError::NotFound("user"))
 }
 
@@ -399,7 +389,7 @@ async fn load_user(state: &AppState, id: &str) -> ApiResult<UserItem> {
 #[utoipa::path(get, path = "/users/{id}", tag = "users", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The user", body = UserView)))]
-async fn get_user(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<UserView> {
+async fn get_user(State(state): State<AppState>, _admin: AdminUser, id: Id<noun::User>) -> J<UserView> {
     Ok(axum::Json(load_user(&state, &id).await?.view()))
 }
 
@@ -407,7 +397,7 @@ async fn get_user(State(state): State<AppState>, _admin: AdminUser, Path(id): Pa
 #[utoipa::path(get, path = "/users/{id}/profile", tag = "users", security(("bearer" = ["admin"])),
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, description = "The user's profile", body = ProfileView)))]
-async fn get_user_profile(State(state): State<AppState>, _admin: AdminUser, Path(id): Path<String>) -> J<ProfileView> {
+async fn get_user_profile(State(state): State<AppState>, _admin: AdminUser, id: Id<noun::User>) -> J<ProfileView> {
     load_user(&state, &id).await?;
     profile_of(&state, &id).await
 }
@@ -431,7 +421,7 @@ struct AdminPatch {
 async fn patch_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<String>,
+    id: Id<noun::User>,
     Json(patch): Json<AdminPatch>,
 ) -> J<UserView> {
     let current = load_user(&state, &id).await?;
@@ -448,13 +438,7 @@ async fn patch_user(
     if role == current.role && is_active == current.is_active {
         return Ok(axum::Json(current.view()));
     }
-    let mut updated = current.clone();
-    updated.role = role;
-    updated.is_active = is_active;
-    updated.gsi1sk = keys::users_gsi1sk(role, is_active, &current.user_id);
-    updated.token_version += 1;
-    updated.version += 1;
-    updated.updated_at = Utc::now();
+    let updated = current.with_access(role, is_active, Utc::now());
     state.db.update_user(&current, &updated, None).await?;
     Ok(axum::Json(updated.view()))
 }
@@ -468,7 +452,7 @@ async fn delete_user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     stop_at: StopAt,
-    Path(id): Path<String>,
+    id: Id<noun::User>,
 ) -> ApiResult<StatusCode> {
     let user = load_user(&state, &id).await?;
     if user.user_id == admin.user.user_id {

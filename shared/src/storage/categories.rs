@@ -1,6 +1,6 @@
 //! Categories (admin-managed catalogue) with unique names.
 
-use super::{from_item, item_key, n, s, values, Db, Item, Query, SortKey, GSI1};
+use super::{item_key, n, s, values, Db, Item, Page, Query, SortKey, GSI1};
 use crate::{
     error::ApiError,
     keys,
@@ -38,6 +38,17 @@ impl Db {
             .filter(|c| c.status == CategoryItem::ACTIVE))
     }
 
+    /// The active categories of `ids` (one `BatchGetItem` per 100; none for no ids), in order.
+    pub async fn get_categories(&self, ids: &[String]) -> Result<Vec<CategoryItem>, ApiError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<_> = ids.iter().map(|c| keys::category(c)).collect();
+        let mut categories: Vec<CategoryItem> = self.batch_get(&keys).await?;
+        categories.retain(|c| c.status == CategoryItem::ACTIVE);
+        Ok(categories)
+    }
+
     /// Replaces a category read at `current.version`, swapping the name guard when the name changed.
     pub async fn update_category(&self, current: &CategoryItem, updated: &CategoryItem) -> Result<(), ApiError> {
         let mut put = self.put_op(updated, Some("version = :v"))?;
@@ -61,17 +72,11 @@ impl Db {
     }
 
     /// A page of categories by name (GSI1 `CATEGORIES`).
-    pub async fn list_categories(
-        &self,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<(Vec<CategoryItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(GSI1, keys::CATEGORIES_GSI1PK, Some(SortKey::BeginsWith("NAME#".into())));
-        q.limit = Some(limit);
-        q.start = start;
+    pub async fn list_categories(&self, limit: i32, start: Option<Item>) -> Result<Page<CategoryItem>, ApiError> {
+        let mut q = Query::new(GSI1, keys::CATEGORIES_GSI1PK, Some(SortKey::BeginsWith(keys::CATEGORY_NAME.into())));
         q.filter = Some(("#st = :active".into(), values([(":active", s(CategoryItem::ACTIVE))])));
-        let (items, next) = self.query_page_named(&q, &[("#st", "status")]).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        q.names = &[("#st", "status")];
+        self.page(q, limit, start).await
     }
 
     /// Reads a category whatever its status (deletion may be resumed).

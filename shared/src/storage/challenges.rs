@@ -1,6 +1,6 @@
 //! Challenges, memberships and the leaderboard.
 
-use super::{from_item, n, s, values, Db, Item, Query, SortKey, TxError, GSI1, GSI3, TABLE};
+use super::{from_item, n, s, values, Db, Item, Page, Query, SortKey, TxError, GSI1, GSI3, TABLE};
 use crate::{
     error::ApiError,
     keys,
@@ -57,18 +57,16 @@ impl Db {
         today: NaiveDate,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<ChallengeItem>, Option<Item>), ApiError> {
+    ) -> Result<Page<ChallengeItem>, ApiError> {
         let started = keys::challenges_started_by(today);
         let sk = match when {
-            None => SortKey::BeginsWith("START#".into()),
-            Some(When::Upcoming) => SortKey::Between(started, "START#~".into()),
-            Some(When::Active | When::Ended) => SortKey::Between("START#".into(), started),
+            None => SortKey::BeginsWith(keys::CHALLENGE_START.into()),
+            Some(When::Upcoming) => SortKey::Between(started, keys::CHALLENGES_END.into()),
+            Some(When::Active | When::Ended) => SortKey::Between(keys::CHALLENGE_START.into(), started),
         };
         let mut q = Query::new(GSI1, keys::CHALLENGES_GSI1PK, Some(sk));
-        q.limit = Some(limit);
-        q.start = start;
         let day = s(today.format("%Y-%m-%d").to_string());
-        let active = s("active");
+        let active = s(ChallengeItem::ACTIVE);
         q.filter = Some(match when {
             Some(When::Active) => {
                 ("#st = :active AND end_date >= :today".into(), values([(":active", active), (":today", day)]))
@@ -78,8 +76,8 @@ impl Db {
             }
             _ => ("#st = :active".into(), values([(":active", active)])),
         });
-        let (items, next) = self.query_page_named(&q, &[("#st", "status")]).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        q.names = &[("#st", "status")];
+        self.page(q, limit, start).await
     }
 
     /// Done entries of a habit inside a window (its progress there).
@@ -126,7 +124,11 @@ impl Db {
                 &keys::challenge(&m.challenge_id),
                 "ADD participant_count :one",
                 Some("#st = :active AND end_date >= :today"),
-                values([(":one", n(1)), (":active", s("active")), (":today", s(today.format("%Y-%m-%d").to_string()))]),
+                values([
+                    (":one", n(1)),
+                    (":active", s(ChallengeItem::ACTIVE)),
+                    (":today", s(today.format("%Y-%m-%d").to_string())),
+                ]),
                 Some([("#st".to_owned(), "status".to_owned())].into()),
             )?,
             habit_op,
@@ -204,13 +206,10 @@ impl Db {
         challenge_id: &str,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<MembershipItem>, Option<Item>), ApiError> {
+    ) -> Result<Page<MembershipItem>, ApiError> {
         let mut q = Query::new(GSI3, keys::challenge_pk(challenge_id), None);
-        q.limit = Some(limit);
-        q.start = start;
         q.descending = true;
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        self.page(q, limit, start).await
     }
 
     /// A page of a user's memberships.
@@ -219,19 +218,16 @@ impl Db {
         user_id: &str,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<MembershipItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::MEMBER.into())));
-        q.limit = Some(limit);
-        q.start = start;
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    ) -> Result<Page<MembershipItem>, ApiError> {
+        let q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::MEMBER.into())));
+        self.page(q, limit, start).await
     }
 
     /// Deletes a challenge and every membership of it: marked `deleting` first (no joins from
     /// then on), memberships removed (repeating while GSI3 still shows some), then the challenge.
     pub async fn delete_challenge(&self, c: &ChallengeItem) -> Result<(), ApiError> {
         let key = keys::challenge(&c.challenge_id);
-        if c.status != "deleting" {
+        if c.status != ChallengeItem::DELETING {
             self.mark_deleting(&key, c.version).await?;
         }
         for pass in 0..3 {

@@ -1,11 +1,11 @@
 //! Habits, their tracking entries and their category links (all in the owner's partition).
 
-use super::{from_item, item_key, limits::Counted, n, s, values, Db, Item, Query, SortKey, GSI1, GSI2, TABLE};
+use super::{from_item, item_key, limits::Counted, n, s, values, Db, Item, Page, Query, SortKey, GSI1, GSI2, TABLE};
 use crate::idempotency::RequestItem;
 use crate::{
     error::ApiError,
     keys,
-    models::{CategoryItem, EntryItem, HabitCategoryItem, HabitItem, MembershipItem},
+    models::{CategoryItem, EntryFields, EntryItem, HabitCategoryItem, HabitItem, MembershipItem},
 };
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
@@ -138,31 +138,21 @@ impl Db {
         active: Option<bool>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(GSI2, keys::user_pk(user_id), Some(SortKey::BeginsWith("HABIT#".into())));
-        q.limit = Some(limit);
-        q.start = start;
+    ) -> Result<Page<HabitItem>, ApiError> {
+        let mut q = Query::new(GSI2, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::HABIT.into())));
         if let Some(a) = active {
             q.filter = Some((
                 "is_active = :active".into(),
                 values([(":active", aws_sdk_dynamodb::types::AttributeValue::Bool(a))]),
             ));
         }
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        self.page(q, limit, start).await
     }
 
     /// A page of every user's habits (GSI1 `HABITS`, oldest first).
-    pub async fn list_all_habits(
-        &self,
-        limit: i32,
-        start: Option<Item>,
-    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(GSI1, keys::HABITS_GSI1PK, None);
-        q.limit = Some(limit);
-        q.start = start;
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    pub async fn list_all_habits(&self, limit: i32, start: Option<Item>) -> Result<Page<HabitItem>, ApiError> {
+        let q = Query::new(GSI1, keys::HABITS_GSI1PK, None);
+        self.page(q, limit, start).await
     }
 
     /// A page of a category's habits (GSI1 links, then one `BatchGetItem`), optionally of one user.
@@ -172,20 +162,11 @@ impl Db {
         user_id: Option<&str>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<HabitItem>, Option<Item>), ApiError> {
-        let prefix = match user_id {
-            Some(u) => format!("{}#HABIT#", keys::user_pk(u)),
-            None => "USER#".into(),
-        };
-        let mut q = Query::new(GSI1, keys::category_pk(category_id), Some(SortKey::BeginsWith(prefix)));
-        q.limit = Some(limit);
-        q.start = start;
-        let (links, next) = self.query_page(&q).await?;
-        let keys: Vec<_> = links
-            .into_iter()
-            .map(from_item::<HabitCategoryItem>)
-            .map(|l| l.map(|l| keys::habit(&l.user_id, &l.habit_id)))
-            .collect::<Result<_, _>>()?;
+    ) -> Result<Page<HabitItem>, ApiError> {
+        let prefix = keys::links_gsi1sk_prefix(user_id);
+        let q = Query::new(GSI1, keys::category_pk(category_id), Some(SortKey::BeginsWith(prefix)));
+        let (links, next) = self.page::<HabitCategoryItem>(q, limit, start).await?;
+        let keys: Vec<_> = links.iter().map(|l| keys::habit(&l.user_id, &l.habit_id)).collect();
         Ok((self.batch_get(&keys).await?, next))
     }
 
@@ -239,39 +220,54 @@ impl Db {
             .collect()
     }
 
-    /// Creates or replaces one day's entry, and moves the progress of every challenge membership
-    /// the habit backs, in one transaction. Conditions: the habit is as read (dates, target, and
-    /// the membership set: `version`, `membership_rev`), the entry is as read (`old`), and each
-    /// membership still exists. Every entry write bumps the habit's `entries_rev`.
-    pub async fn put_entry(
+    /// The day's entry and the habit's memberships, read together (after the habit, so that the
+    /// write's conditions catch any change in between).
+    async fn entry_and_memberships(
         &self,
-        entry: &EntryItem,
         habit: &HabitItem,
-        old: Option<&EntryItem>,
-        memberships: &[MembershipItem],
-    ) -> Result<(), ApiError> {
-        let done = |e: Option<&EntryItem>| i64::from(e.is_some_and(|e| e.status == crate::schedule::Status::Done));
-        let delta = done(Some(entry)) - done(old);
-        let mut ops = vec![self.habit_rev_op(habit, true)?, self.entry_put_op(entry, old)?];
-        ops.extend(self.progress_ops(memberships, entry.date, delta)?);
-        self.transact(ops).await.map_err(entry_conflict)
+        date: NaiveDate,
+    ) -> Result<(Option<EntryItem>, Vec<MembershipItem>), ApiError> {
+        let (old, memberships) = tokio::join!(
+            self.get_entry(&habit.user_id, &habit.habit_id, date),
+            self.memberships_of_habit(&habit.user_id, &habit.habit_id)
+        );
+        Ok((old?, memberships?))
     }
 
-    /// Deletes one day's entry (as read) and takes it out of the memberships' progress.
-    pub async fn delete_entry(
+    /// Creates or replaces the habit's entry for `date`, and moves the progress of every challenge
+    /// membership the habit backs, in one transaction. Conditions: the habit is as read (dates,
+    /// target, and the membership set: `version`, `membership_rev`), the entry is as read, and
+    /// each membership still exists. Every entry write bumps the habit's `entries_rev`.
+    pub async fn record_entry(
         &self,
         habit: &HabitItem,
-        old: &EntryItem,
-        memberships: &[MembershipItem],
-    ) -> Result<(), ApiError> {
+        date: NaiveDate,
+        fields: EntryFields,
+    ) -> Result<EntryItem, ApiError> {
+        let (old, memberships) = self.entry_and_memberships(habit, date).await?;
+        let entry = EntryItem::new(habit, date, fields, old.as_ref(), chrono::Utc::now());
+        let done = |e: Option<&EntryItem>| i64::from(e.is_some_and(|e| e.status == crate::schedule::Status::Done));
+        let delta = done(Some(&entry)) - done(old.as_ref());
+        let mut ops = vec![self.habit_rev_op(habit, true)?, self.entry_put_op(&entry, old.as_ref())?];
+        ops.extend(self.progress_ops(&memberships, date, delta)?);
+        self.transact(ops).await.map_err(entry_conflict)?;
+        Ok(entry)
+    }
+
+    /// Deletes the habit's entry for `date` and takes it out of the memberships' progress;
+    /// `false` when there is none.
+    pub async fn remove_entry(&self, habit: &HabitItem, date: NaiveDate) -> Result<bool, ApiError> {
+        let (old, memberships) = self.entry_and_memberships(habit, date).await?;
+        let Some(old) = old else { return Ok(false) };
         let delta = -i64::from(old.status == crate::schedule::Status::Done);
         let key = keys::entry(&old.user_id, &old.habit_id, old.date);
         let mut ops = vec![
             self.habit_rev_op(habit, false)?,
             self.delete_op(&key, Some("version = :ov"), Some(values([(":ov", n(old.version))])))?,
         ];
-        ops.extend(self.progress_ops(memberships, old.date, delta)?);
-        self.transact(ops).await.map_err(entry_conflict)
+        ops.extend(self.progress_ops(&memberships, date, delta)?);
+        self.transact(ops).await.map_err(entry_conflict)?;
+        Ok(true)
     }
 
     /// Bumps `entries_rev`, conditioned on the membership set (and, for writes, the habit itself).
@@ -319,13 +315,10 @@ impl Db {
         to: NaiveDate,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<EntryItem>, Option<Item>), ApiError> {
+    ) -> Result<Page<EntryItem>, ApiError> {
         let (lo, hi) = keys::entries_range(habit_id, from, to);
-        let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)));
-        q.limit = Some(limit);
-        q.start = start;
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        let q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)));
+        self.page(q, limit, start).await
     }
 
     /// Files a habit under a category: the link is written only while the habit exists and the

@@ -24,6 +24,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 
 pub use sdk::{client, sdk_config, Tuning};
+pub use table::{Index, GSI1, GSI2, GSI3, TABLE};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -380,18 +381,22 @@ impl Db {
         }
     }
 
-    /// One page of a Query: the items and the key to continue from. Table queries read
-    /// consistently; GSI queries cannot.
-    pub async fn query_page(&self, q: &Query) -> Result<(Vec<Item>, Option<Item>), ApiError> {
-        self.query_page_named(q, &[]).await
+    /// One page of a listing: at most `limit` items of `q` from `start` (a page's `next`).
+    pub async fn page<T: DeserializeOwned>(
+        &self,
+        mut q: Query,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<Page<T>, ApiError> {
+        q.limit = Some(limit);
+        q.start = start;
+        let (items, next) = self.query_page(&q).await?;
+        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
     }
 
-    /// [`query_page`](Self::query_page) with expression attribute names (for reserved words).
-    pub async fn query_page_named(
-        &self,
-        q: &Query,
-        names: &[(&str, &str)],
-    ) -> Result<(Vec<Item>, Option<Item>), ApiError> {
+    /// One page of a Query, raw: the items and the key to continue from. Table queries read
+    /// consistently; GSI queries cannot.
+    pub async fn query_page(&self, q: &Query) -> Result<Page<Item>, ApiError> {
         let mut vals = values([(":pk", s(&q.pk))]);
         let sk_expr = match &q.sk {
             None => String::new(),
@@ -427,7 +432,7 @@ impl Db {
             .set_filter_expression(filter)
             .set_expression_attribute_values(Some(vals))
             .set_expression_attribute_names(
-                (!names.is_empty()).then(|| names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                (!q.names.is_empty()).then(|| q.names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
             )
             .set_limit(q.limit)
             .set_exclusive_start_key(q.start.clone())
@@ -540,21 +545,11 @@ pub enum SortKey {
     Equals(String),
 }
 
-/// Where a Query runs: the table or a GSI, with its key attribute names.
-#[derive(Debug, Clone, Copy)]
-pub struct Index {
-    pub name: Option<&'static str>,
-    pub pk: &'static str,
-    pub sk: &'static str,
-}
-
-pub const TABLE: Index = Index { name: None, pk: crate::keys::PK, sk: crate::keys::SK };
-pub const GSI1: Index = Index { name: Some(crate::keys::GSI1), pk: crate::keys::GSI1PK, sk: crate::keys::GSI1SK };
-pub const GSI3: Index = Index { name: Some(crate::keys::GSI3), pk: crate::keys::GSI3PK, sk: crate::keys::GSI3SK };
-pub const GSI2: Index = Index { name: Some(crate::keys::GSI2), pk: crate::keys::GSI2PK, sk: crate::keys::GSI2SK };
+/// One page of a listing: the items and the key the next page starts from (`None`: the last).
+pub type Page<T> = (Vec<T>, Option<Item>);
 
 /// One Query: partition `pk` of `index`, optional sort-key condition, page size, start key and
-/// filter (expression, values).
+/// filter (expression, values, and the names it uses for reserved words).
 #[derive(Debug, Clone)]
 pub struct Query {
     pub index: Index,
@@ -563,13 +558,15 @@ pub struct Query {
     pub limit: Option<i32>,
     pub start: Option<Item>,
     pub filter: Option<(String, HashMap<String, AttributeValue>)>,
+    /// Only the names the filter uses: DynamoDB refuses unused ones.
+    pub names: &'static [(&'static str, &'static str)],
     /// Newest (highest sort key) first.
     pub descending: bool,
 }
 
 impl Query {
     pub fn new(index: Index, pk: impl Into<String>, sk: Option<SortKey>) -> Self {
-        Query { index, pk: pk.into(), sk, limit: None, start: None, filter: None, descending: false }
+        Query { index, pk: pk.into(), sk, limit: None, start: None, filter: None, names: &[], descending: false }
     }
 }
 

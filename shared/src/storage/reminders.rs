@@ -1,7 +1,7 @@
 //! Reminders, the due index and notifications.
 
 use super::{
-    from_item, item_key, limits::Counted, n, s, sdk_error, values, Db, Item, Query, SortKey, TxError, GSI1, TABLE,
+    from_item, item_key, limits::Counted, n, s, sdk_error, values, Db, Item, Page, Query, SortKey, TxError, GSI1, TABLE,
 };
 use crate::{
     error::ApiError,
@@ -10,6 +10,8 @@ use crate::{
 };
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, NaiveDate, Utc};
+
+pub use crate::keys::DUE_SHARDS;
 
 /// What became of one due occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,15 +75,12 @@ impl Db {
         habit_id: Option<&str>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<ReminderItem>, Option<Item>), ApiError> {
+    ) -> Result<Page<ReminderItem>, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::REMINDER.into())));
-        q.limit = Some(limit);
-        q.start = start;
         if let Some(h) = habit_id {
             q.filter = Some(("habit_id = :h".into(), values([(":h", s(h))])));
         }
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        self.page(q, limit, start).await
     }
 
     /// Deletes every reminder of a habit (when the habit goes), each counted out in its own transaction (so two
@@ -103,12 +102,9 @@ impl Db {
         now: DateTime<Utc>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<ReminderItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(GSI1, keys::due_gsi1pk(shard), Some(SortKey::Between("0".into(), keys::due_upper(now))));
-        q.limit = Some(limit);
-        q.start = start;
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+    ) -> Result<Page<ReminderItem>, ApiError> {
+        let q = Query::new(GSI1, keys::due_gsi1pk(shard), Some(SortKey::Between("0".into(), keys::due_upper(now))));
+        self.page(q, limit, start).await
     }
 
     /// Moves a reminder from `occurrence` on to `next` (or out of the index) without firing,
@@ -233,16 +229,14 @@ impl Db {
         unread: bool,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<NotificationItem>, Option<Item>), ApiError> {
+    ) -> Result<Page<NotificationItem>, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::NOTIFICATION.into())));
-        q.limit = Some(limit);
-        q.start = start;
         q.descending = true;
         if unread {
             q.filter = Some(("#read = :f".into(), values([(":f", AttributeValue::Bool(false))])));
+            q.names = &[("#read", "read")];
         }
-        let (items, next) = self.query_page_named(&q, if unread { &[("#read", "read")] } else { &[] }).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        self.page(q, limit, start).await
     }
 
     /// Marks one notification read or unread; `None` when there is no such notification.
@@ -277,17 +271,8 @@ impl Db {
     pub async fn read_all_notifications(&self, user_id: &str) -> Result<usize, ApiError> {
         let mut q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::NOTIFICATION.into())));
         q.filter = Some(("#read = :f".into(), values([(":f", AttributeValue::Bool(false))])));
-        let mut unread = Vec::new();
-        let mut start = None;
-        loop {
-            q.start = start;
-            let (items, next) = self.query_page_named(&q, &[("#read", "read")]).await?;
-            unread.extend(items.iter().filter_map(item_key));
-            start = next;
-            if start.is_none() {
-                break;
-            }
-        }
+        q.names = &[("#read", "read")];
+        let unread: Vec<_> = self.query_all(q).await?.iter().filter_map(item_key).collect();
         // Up to 100 updates per transaction; each only if the notification still exists.
         for chunk in unread.chunks(100) {
             let ops = chunk

@@ -10,29 +10,35 @@ use aws_sdk_dynamodb::{
     Client,
 };
 
-/// A global secondary index: name, partition key, sort key (all string attributes, projection ALL).
+/// Where a Query runs: the table itself (no name) or a GSI (projection ALL), with its key
+/// attributes. Queries name one; `create_table` and the template test read them all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IndexDef {
-    pub name: &'static str,
+pub struct Index {
+    pub name: Option<&'static str>,
     pub pk: &'static str,
     pub sk: &'static str,
     /// The sort key is a number (`N`) rather than a string (`S`).
     pub sk_numeric: bool,
 }
 
-/// The table's own key.
-pub const TABLE_KEY: (&str, &str) = (keys::PK, keys::SK);
+impl Index {
+    /// A GSI's name (the table's key has none).
+    pub fn gsi_name(&self) -> &'static str {
+        self.name.expect("a global secondary index")
+    }
+}
+
+pub const TABLE: Index = Index { name: None, pk: keys::PK, sk: keys::SK, sk_numeric: false };
+pub const GSI1: Index = Index { name: Some(keys::GSI1), pk: keys::GSI1PK, sk: keys::GSI1SK, sk_numeric: false };
+pub const GSI2: Index = Index { name: Some(keys::GSI2), pk: keys::GSI2PK, sk: keys::GSI2SK, sk_numeric: false };
+pub const GSI3: Index = Index { name: Some(keys::GSI3), pk: keys::GSI3PK, sk: keys::GSI3SK, sk_numeric: true };
 
 /// Every GSI of the table.
-pub const INDEXES: &[IndexDef] = &[
-    IndexDef { name: keys::GSI1, pk: keys::GSI1PK, sk: keys::GSI1SK, sk_numeric: false },
-    IndexDef { name: keys::GSI2, pk: keys::GSI2PK, sk: keys::GSI2SK, sk_numeric: false },
-    IndexDef { name: keys::GSI3, pk: keys::GSI3PK, sk: keys::GSI3SK, sk_numeric: true },
-];
+pub const INDEXES: [Index; 3] = [GSI1, GSI2, GSI3];
 
 /// Every attribute named in a key schema with its type (`S` or `N`), sorted by name.
 pub fn key_attributes() -> Vec<(&'static str, &'static str)> {
-    let mut names = vec![(TABLE_KEY.0, "S"), (TABLE_KEY.1, "S")];
+    let mut names = vec![(TABLE.pk, "S"), (TABLE.sk, "S")];
     for ix in INDEXES {
         names.extend([(ix.pk, "S"), (ix.sk, if ix.sk_numeric { "N" } else { "S" })]);
     }
@@ -66,7 +72,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .iter()
         .map(|ix| {
             GlobalSecondaryIndex::builder()
-                .index_name(ix.name)
+                .index_name(ix.gsi_name())
                 .set_key_schema(Some(schema(ix.pk, ix.sk)))
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
                 .build()
@@ -78,7 +84,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(attrs))
-        .set_key_schema(Some(schema(TABLE_KEY.0, TABLE_KEY.1)))
+        .set_key_schema(Some(schema(TABLE.pk, TABLE.sk)))
         .set_global_secondary_indexes(Some(gsis))
         .send()
         .await;

@@ -18,6 +18,7 @@
 
 use super::{from_item, item_key, n, s, sdk_error, values, Db};
 use crate::{
+    domain::{Email, Username},
     error::ApiError,
     keys::{self, Key},
     models::GuardItem,
@@ -84,8 +85,27 @@ pub fn delay_after(failures: u32) -> i64 {
 }
 
 /// The identifier a login names, as typed (never the account it resolves to).
-pub fn identifier_key(subject: &str) -> Key {
-    keys::login_throttle(subject)
+pub enum LoginId {
+    Username(Username),
+    Email(Email),
+}
+
+impl LoginId {
+    /// The guard that names the account with this identifier, if there is one.
+    pub fn guard(&self) -> Key {
+        match self {
+            LoginId::Username(u) => keys::username_guard(u.as_str()),
+            LoginId::Email(e) => keys::email_guard(e.as_str()),
+        }
+    }
+
+    /// Where the identifier's failures are counted.
+    pub fn throttle(&self) -> Key {
+        match self {
+            LoginId::Username(u) => keys::username_throttle(u.as_str()),
+            LoginId::Email(e) => keys::email_throttle(e.as_str()),
+        }
+    }
 }
 
 fn too_many(secs: i64) -> ApiError {
@@ -167,7 +187,7 @@ impl Db {
     /// Counts one password check from `source`, or refuses it (429) when the source has used its
     /// [`SOURCE_ATTEMPTS`] of the window. One call, two when a window starts.
     pub async fn reserve_source_attempt(&self, source: &str, now: i64, limit: u32) -> Result<(), ApiError> {
-        let key = keys::login_throttle(&format!("SOURCE#{source}"));
+        let key = keys::source_throttle(source);
         for _ in 0..2 {
             let counted = self
                 .client

@@ -1,7 +1,8 @@
 //! Users, profiles and their uniqueness guards.
 
-use super::{from_item, item_key, n, s, values, Db, Item, Query, SortKey, TxError, GSI1};
+use super::{from_item, item_key, n, s, values, Db, Item, Page, Query, SortKey, TxError, GSI1};
 use crate::{
+    domain::Role,
     error::ApiError,
     keys::{self, Key},
     models::{GuardItem, ProfileItem, SweepItem, UserItem},
@@ -25,7 +26,7 @@ fn guard_conflict(field: &'static str) -> ApiError {
 }
 
 fn is_active_admin(user: &UserItem) -> bool {
-    user.role == crate::models::Role::Admin && user.is_active
+    user.role == Role::Admin && user.is_active
 }
 
 /// The answer when a change would leave no active admin.
@@ -111,6 +112,11 @@ impl Db {
             return Ok(Default::default());
         }
         Ok(self.batch_get::<UserItem>(&wanted).await?.into_iter().map(|u| (u.user_id, u.username)).collect())
+    }
+
+    /// Whether an account has this (normalized) username.
+    pub async fn username_taken(&self, username: &str) -> Result<bool, ApiError> {
+        Ok(self.get::<GuardItem>(&keys::username_guard(username), true).await?.is_some())
     }
 
     pub async fn get_user(&self, user_id: &str, consistent: bool) -> Result<Option<UserItem>, ApiError> {
@@ -215,35 +221,26 @@ impl Db {
 
     /// Accounts deleted but not yet swept (GSI1 `SWEEPS`), oldest first, up to `limit`.
     pub async fn pending_sweeps(&self, limit: i32) -> Result<Vec<String>, ApiError> {
-        let mut q = Query::new(GSI1, keys::SWEEPS_GSI1PK, None);
-        q.limit = Some(limit);
-        let (items, _) = self.query_page(&q).await?;
-        Ok(items
-            .into_iter()
-            .map(from_item::<SweepItem>)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect())
+        let q = Query::new(GSI1, keys::SWEEPS_GSI1PK, None);
+        let (sweeps, _) = self.page::<SweepItem>(q, limit, None).await?;
+        Ok(sweeps.into_iter().map(|m| m.user_id).collect())
     }
 
-    /// A page of users from GSI1 (`GSI1PK = USERS`, `begins_with(GSI1SK, prefix)`), optionally
-    /// filtered on `is_active` when the prefix cannot express it.
+    /// A page of users from GSI1 (`GSI1PK = USERS`), of one role and activity if given. With a
+    /// role, the sort key's prefix selects activity too; without one, activity is a filter.
     pub async fn list_users(
         &self,
-        prefix: &str,
-        active_filter: Option<bool>,
+        role: Option<Role>,
+        is_active: Option<bool>,
         limit: i32,
         start: Option<Item>,
-    ) -> Result<(Vec<UserItem>, Option<Item>), ApiError> {
-        let mut q = Query::new(GSI1, keys::USERS_GSI1PK, Some(SortKey::BeginsWith(prefix.to_owned())));
-        q.limit = Some(limit);
-        q.start = start;
-        if let Some(active) = active_filter {
+    ) -> Result<Page<UserItem>, ApiError> {
+        let prefix = keys::users_gsi1sk_prefix(role, is_active);
+        let mut q = Query::new(GSI1, keys::USERS_GSI1PK, Some(SortKey::BeginsWith(prefix)));
+        if let Some(active) = is_active.filter(|_| role.is_none()) {
             q.filter = Some(("is_active = :active".into(), values([(":active", AttributeValue::Bool(active))])));
         }
-        let (items, next) = self.query_page(&q).await?;
-        Ok((items.into_iter().map(from_item).collect::<Result<_, _>>()?, next))
+        self.page(q, limit, start).await
     }
 
     pub async fn get_profile(&self, user_id: &str) -> Result<Option<ProfileItem>, ApiError> {

@@ -2,6 +2,7 @@
 
 use habit_tests::{TestApp, PASSWORD};
 use serde_json::json;
+use shared::keys;
 use shared::storage::throttle::{self, LoginThrottleItem};
 
 #[tokio::test]
@@ -285,9 +286,9 @@ fn retry_after(r: &habit_tests::Response) -> i64 {
     r.headers["retry-after"].to_str().unwrap().parse().unwrap()
 }
 
-/// The throttle item of an identifier as typed (`NAME#<username>`), read directly.
-async fn throttle_of(app: &TestApp, subject: &str) -> Option<LoginThrottleItem> {
-    app.state.db.get(&throttle::identifier_key(subject), true).await.unwrap()
+/// The throttle item of a username as typed, read directly.
+async fn throttle_of(app: &TestApp, username: &str) -> Option<LoginThrottleItem> {
+    app.state.db.get(&keys::username_throttle(username), true).await.unwrap()
 }
 
 /// The count is taken before the password is checked and atomically: parallel guesses cannot
@@ -303,7 +304,7 @@ async fn twenty_five_parallel_wrong_logins_check_at_most_five_passwords() {
     for r in results.iter().filter(|r| r.status != 401) {
         assert!(retry_after(r) >= 1);
     }
-    assert_eq!(throttle_of(&app, "NAME#target").await.unwrap().failures as usize, checked);
+    assert_eq!(throttle_of(&app, "target").await.unwrap().failures as usize, checked);
 }
 
 /// No hard lock: after the free failures each attempt waits a delay that doubles, capped, so a
@@ -317,7 +318,7 @@ async fn a_strangers_failures_delay_the_right_password_briefly_and_never_lock_it
     }
     let right = json!({"username": "victim", "password": PASSWORD});
     let now = shared::jwt::now_epoch() as i64;
-    let mut t = throttle_of(&app, "NAME#victim").await.unwrap();
+    let mut t = throttle_of(&app, "victim").await.unwrap();
     assert_eq!(t.failures, throttle::FREE_FAILURES);
     assert!(t.next_attempt_at <= now + 1, "the first delay after the free failures is a second");
     // A long attack: 500 failures, the identifier's slot taken again just now.
@@ -331,7 +332,7 @@ async fn a_strangers_failures_delay_the_right_password_briefly_and_never_lock_it
     app.put_item(&t).await;
     let r = app.call("POST", "/auth/login", None, Some(right)).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(throttle_of(&app, "NAME#victim").await.is_none());
+    assert!(throttle_of(&app, "victim").await.is_none());
 }
 
 /// A username and its account's e-mail are throttled apart: a 429 on one tells nothing about
@@ -344,7 +345,7 @@ async fn the_answers_do_not_tell_which_identifiers_share_an_account() {
         for _ in 0..throttle::FREE_FAILURES {
             app.call("POST", "/auth/login", None, Some(wrong(name))).await.problem(401);
         }
-        let t = throttle_of(&app, &format!("NAME#{name}")).await.unwrap();
+        let t = throttle_of(&app, name).await.unwrap();
         assert_eq!(t.failures, throttle::FREE_FAILURES, "{name}: a known and an unknown name count alike");
         // The username waits now (its delay placed where a test can see it).
         app.put_item(&LoginThrottleItem { next_attempt_at: t.next_attempt_at + 20, ..t }).await;
@@ -433,7 +434,7 @@ async fn a_session_ends_at_its_absolute_lifetime_however_often_it_is_refreshed()
     let app = TestApp::spawn().await;
     let s = app.register("forever").await;
     let family_id = s.refresh.split('.').nth(2).unwrap();
-    let max_age = app.state.config.session_max_age.as_secs() as i64;
+    let max_age = app.state.auth.session_max_age.as_secs() as i64;
     let mut family = app.state.db.get_refresh_family(&s.user_id, family_id).await.unwrap().unwrap();
     family.created_at -= chrono::Duration::seconds(max_age - 60);
     app.put_item(&family).await;

@@ -185,7 +185,7 @@ fn template_table_matches_the_local_table_definition() {
         assert_eq!((s[0]["KeyType"].as_str(), s[1]["KeyType"].as_str()), (Some("HASH"), Some("RANGE")));
         (s[0]["AttributeName"].as_str().unwrap().into(), s[1]["AttributeName"].as_str().unwrap().into())
     };
-    assert_eq!(schema(&tbl["KeySchema"]), (table::TABLE_KEY.0.into(), table::TABLE_KEY.1.into()));
+    assert_eq!(schema(&tbl["KeySchema"]), (table::TABLE.pk.into(), table::TABLE.sk.into()));
     let gsis: Vec<(String, (String, String), String)> = tbl["GlobalSecondaryIndexes"]
         .as_sequence()
         .unwrap()
@@ -199,7 +199,7 @@ fn template_table_matches_the_local_table_definition() {
         })
         .collect();
     let local: Vec<(String, (String, String), String)> =
-        table::INDEXES.iter().map(|i| (i.name.into(), (i.pk.into(), i.sk.into()), "ALL".into())).collect();
+        table::INDEXES.iter().map(|i| (i.gsi_name().into(), (i.pk.into(), i.sk.into()), "ALL".into())).collect();
     assert_eq!(gsis, local);
 }
 

@@ -10,6 +10,7 @@ mod challenges;
 mod dispatcher;
 mod faults;
 mod habits;
+mod ids;
 mod infra;
 mod jwt;
 mod lambda_events;

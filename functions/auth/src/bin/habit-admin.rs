@@ -6,7 +6,7 @@
 //! habit-admin create-admin <username> <email>     # password from ADMIN_PASSWORD, or generated and printed
 //! ```
 
-use shared::{keys, models::ProfileItem, models::Role, storage::Db};
+use shared::{domain::Role, models::ProfileItem, storage::Db};
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
@@ -17,19 +17,15 @@ fn usage() -> ExitCode {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Ok(table) = std::env::var("TABLE_NAME") else {
-        eprintln!("TABLE_NAME is required");
-        return usage();
-    };
-    let endpoint = std::env::var("DYNAMODB_ENDPOINT").ok().filter(|e| !e.is_empty());
-    let tuning = match shared::storage::Tuning::from_env() {
-        Ok(tuning) => tuning,
+    let config = match shared::config::Config::from_env() {
+        Ok(config) => config,
         Err(e) => {
             eprintln!("configuration error: {e}");
-            return ExitCode::FAILURE;
+            return usage();
         }
     };
-    let client = shared::storage::client(&shared::storage::sdk_config().await, &tuning, endpoint.as_deref(), &table);
+    let client = config.client(&shared::storage::sdk_config().await);
+    let table = config.table_name;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => match shared::storage::table::create_table(&client, &table).await {
             Ok(()) => {
@@ -77,7 +73,7 @@ fn random_password() -> String {
 /// Creates the admin unless the username is taken (then returns `false`).
 async fn create_admin(db: &Db, username: &str, email: &str, password: &str) -> Result<bool, shared::ApiError> {
     let user = auth::new_user(username, email, None, password, Role::Admin).await?;
-    if db.get::<shared::models::GuardItem>(&keys::username_guard(&user.username), true).await?.is_some() {
+    if db.username_taken(&user.username).await? {
         return Ok(false);
     }
     db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at), None).await?;
