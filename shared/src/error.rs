@@ -203,6 +203,9 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What a handler answering a JSON body returns.
+pub type ApiJson<T> = ApiResult<axum::Json<T>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

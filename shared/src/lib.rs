@@ -23,7 +23,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 
-pub use error::{ApiError, ApiResult};
+pub use error::{ApiError, ApiJson, ApiResult};
 #[doc(hidden)]
 pub use pastey as __pastey;
 pub use state::AppState;

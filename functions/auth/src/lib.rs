@@ -1,6 +1,6 @@
 //! `functions/auth`: registration, login, token refresh and logout, plus the `/health` probe.
 
-use axum::{http::StatusCode, response::IntoResponse, Router};
+use axum::{http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use shared::{
     domain::Role,
@@ -14,15 +14,7 @@ use shared::{
 };
 use utoipa::ToSchema;
 
-shared::routes![register, login, refresh, logout, health, openapi_json, time_zones];
-
-/// The function's router, ready for `lambda_http::run` or a test's `oneshot`. Computes the
-/// dummy password hash now, at start, so that the first login of an unknown user takes no
-/// longer than any other.
-pub fn app(state: AppState) -> Router {
-    password::prepare_dummy();
-    shared::http::finish(routes(), state)
-}
+shared::routes![start: password::prepare_dummy; register, login, refresh, logout, health, openapi_json, time_zones];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

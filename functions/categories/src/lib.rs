@@ -1,7 +1,7 @@
 //! `functions/categories`: the category catalogue. Admins create, rename and delete categories;
 //! every signed-in user reads them. Names are unique, case-insensitively (guard item).
 
-use axum::{extract::State, http::StatusCode, Router};
+use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -9,17 +9,11 @@ use shared::{
     domain::Checker,
     http::{noun, nullable, Id, Json, PageBody, Paging, Query},
     models::{CategoryItem, HabitFields, HabitItem},
-    ApiError, ApiResult, AppState,
+    ApiError, ApiJson, ApiResult, AppState,
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 shared::routes![create_category, list_categories, get_category, patch_category, delete_category, category_habits];
-
-pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
-}
-
-type J<T> = ApiResult<axum::Json<T>>;
 
 const NAME_MAX: usize = 50;
 const DESCRIPTION_MAX: usize = 500;
@@ -94,17 +88,9 @@ async fn create_category(
     Ok((StatusCode::CREATED, axum::Json(view(&category))))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Page size.
-    #[serde(default)]
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    cursor: Option<String>,
+shared::page_query! {
+    struct ListQuery {
+    }
 }
 
 /// Lists categories by name.
@@ -115,7 +101,7 @@ async fn list_categories(
     State(state): State<AppState>,
     _me: AuthUser,
     Query(q): Query<ListQuery>,
-) -> J<PageBody<CategoryView>> {
+) -> ApiJson<PageBody<CategoryView>> {
     let mut paging = Paging::new(&state, "categories", q.limit, q.cursor.as_deref())?;
     let (items, next) = state.db.list_categories(paging.limit, paging.start.take()).await?;
     Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
@@ -125,7 +111,7 @@ async fn list_categories(
 #[utoipa::path(get, path = "/categories/{id}", tag = "categories", security(("bearer" = [])),
     params(("id" = String, Path, description = "Category id")),
     responses((status = 200, description = "The category", body = CategoryView)))]
-async fn get_category(State(state): State<AppState>, _me: AuthUser, id: Id<noun::Category>) -> J<CategoryView> {
+async fn get_category(State(state): State<AppState>, _me: AuthUser, id: Id<noun::Category>) -> ApiJson<CategoryView> {
     Ok(axum::Json(view(&load(&state, &id).await?)))
 }
 
@@ -156,7 +142,7 @@ async fn patch_category(
     _admin: AdminUser,
     id: Id<noun::Category>,
     Json(p): Json<PatchBody>,
-) -> J<CategoryView> {
+) -> ApiJson<CategoryView> {
     let current = load(&state, &id).await?;
     let name = p.name.map(|n| n.trim().to_owned()).unwrap_or_else(|| current.name.clone());
     let description = p.description.unwrap_or_else(|| current.description.clone());
@@ -194,17 +180,9 @@ struct HabitSummary {
     fields: HabitFields,
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct HabitsQuery {
-    /// Page size.
-    #[serde(default)]
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    cursor: Option<String>,
+shared::page_query! {
+    struct HabitsQuery {
+    }
 }
 
 /// The habits filed under a category (admins).
@@ -216,7 +194,7 @@ async fn category_habits(
     _admin: AdminUser,
     id: Id<noun::Category>,
     Query(q): Query<HabitsQuery>,
-) -> J<PageBody<HabitSummary>> {
+) -> ApiJson<PageBody<HabitSummary>> {
     load(&state, &id).await?;
     let mut paging = Paging::new(&state, format!("category-habits:{id}"), q.limit, q.cursor.as_deref())?;
     let (habits, next) = state.db.list_category_habits(&id, None, paging.limit, paging.start.take()).await?;

@@ -4,7 +4,6 @@ use axum::{
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Response},
-    Router,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,9 +15,9 @@ use shared::{
     models::{NotificationItem, ReminderItem, ReminderSpec},
     reminder_time,
     schedule::Day,
-    ApiError, ApiResult, AppState,
+    ApiError, ApiJson, ApiResult, AppState,
 };
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 shared::routes![
     create_reminder,
@@ -30,12 +29,6 @@ shared::routes![
     mark_notification,
     read_all,
 ];
-
-pub fn app(state: AppState) -> Router {
-    shared::http::finish(routes(), state)
-}
-
-type J<T> = ApiResult<axum::Json<T>>;
 
 pub const MESSAGE_MAX: usize = 200;
 
@@ -152,20 +145,12 @@ async fn create_reminder(
     Ok(answer)
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListQuery {
-    /// Only the reminders of this habit.
-    #[serde(default)]
-    habit_id: Option<String>,
-    /// Page size.
-    #[serde(default)]
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    cursor: Option<String>,
+shared::page_query! {
+    struct ListQuery {
+        /// Only the reminders of this habit.
+        #[serde(default)]
+        habit_id: Option<String>,
+    }
 }
 
 /// Lists the caller's reminders.
@@ -175,7 +160,7 @@ async fn list_reminders(
     State(state): State<AppState>,
     me: AuthUser,
     Query(q): Query<ListQuery>,
-) -> J<PageBody<ReminderView>> {
+) -> ApiJson<PageBody<ReminderView>> {
     if q.habit_id.as_deref().is_some_and(|h| !is_ulid(h)) {
         return Err(ApiError::invalid("habit_id", "is not a habit id"));
     }
@@ -194,7 +179,7 @@ async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Re
 #[utoipa::path(get, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Reminder id")),
     responses((status = 200, description = "The reminder", body = ReminderView)))]
-async fn get_reminder(State(state): State<AppState>, me: AuthUser, id: Id<noun::Reminder>) -> J<ReminderView> {
+async fn get_reminder(State(state): State<AppState>, me: AuthUser, id: Id<noun::Reminder>) -> ApiJson<ReminderView> {
     Ok(axum::Json(view(&own_reminder(&state, &me, &id).await?)))
 }
 
@@ -231,7 +216,7 @@ async fn patch_reminder(
     me: AuthUser,
     id: Id<noun::Reminder>,
     Json(p): Json<PatchBody>,
-) -> J<ReminderView> {
+) -> ApiJson<ReminderView> {
     let current = own_reminder(&state, &me, &id).await?;
     let now = Utc::now();
     let mut r = current.clone();
@@ -289,20 +274,12 @@ fn notification_view(n: &NotificationItem) -> NotificationView {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct NotificationsQuery {
-    /// Only unread notifications (default `false`).
-    #[serde(default)]
-    unread: Option<bool>,
-    /// Page size.
-    #[serde(default)]
-    #[param(minimum = 1, maximum = 100)]
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    #[serde(default)]
-    cursor: Option<String>,
+shared::page_query! {
+    struct NotificationsQuery {
+        /// Only unread notifications (default `false`).
+        #[serde(default)]
+        unread: Option<bool>,
+    }
 }
 
 /// Lists the caller's notifications.
@@ -313,7 +290,7 @@ async fn list_notifications(
     State(state): State<AppState>,
     me: AuthUser,
     Query(q): Query<NotificationsQuery>,
-) -> J<PageBody<NotificationView>> {
+) -> ApiJson<PageBody<NotificationView>> {
     let unread = q.unread.unwrap_or(false);
     let mut paging = Paging::new(&state, format!("notifications:{}:{unread}", me.id()), q.limit, q.cursor.as_deref())?;
     let (items, next) = state.db.list_notifications(me.id(), unread, paging.limit, paging.start.take()).await?;
@@ -336,7 +313,7 @@ async fn mark_notification(
     me: AuthUser,
     id: Id<noun::Notification>,
     Json(b): Json<MarkBody>,
-) -> J<NotificationView> {
+) -> ApiJson<NotificationView> {
     let n = state.db.mark_notification(me.id(), &id, b.read).await?.ok_or(ApiError::NotFound("notification"))?;
     Ok(axum::Json(notification_view(&n)))
 }
@@ -350,6 +327,6 @@ struct ReadAll {
 /// Marks all the caller's notifications read.
 #[utoipa::path(post, path = "/me/notifications/read-all", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "How many were marked read", body = ReadAll)))]
-async fn read_all(State(state): State<AppState>, me: AuthUser) -> J<ReadAll> {
+async fn read_all(State(state): State<AppState>, me: AuthUser) -> ApiJson<ReadAll> {
     Ok(axum::Json(ReadAll { updated: state.db.read_all_notifications(me.id()).await? }))
 }

@@ -1,142 +1,15 @@
-//! The HTTP edge shared by every function: body and query extractors that answer bad input with
-//! problem+json naming the field, the route table macro, and the finishing layers (fallbacks,
-//! body limit).
+//! Extractors that answer bad input with problem+json naming the field: JSON bodies, query
+//! parameters, path ids, the source address and the invocation's deadline.
 
 use crate::{
     error::{ApiError, FieldError},
     state::AppState,
 };
 use axum::{
-    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, StatusCode},
-    routing::MethodFilter,
-    Router,
 };
 use serde::{de::DeserializeOwned, Deserialize};
-
-/// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// One route of a function: the method and the path exactly as API Gateway declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
-}
-
-/// Declares a function's routes once, from its handlers' `#[utoipa::path]` attributes (the one
-/// place a route's method, path, parameters, bodies, responses and security are written). It
-/// defines `ROUTES` (checked against the SAM template and the local router by the tests),
-/// `routes()`, the axum router serving exactly those, and `openapi()`, this function's part of
-/// the OpenAPI document.
-///
-/// ```text
-/// #[utoipa::path(get, path = "/me", ...)]
-/// async fn get_me(...) { ... }
-///
-/// shared::routes![get_me, patch_me];
-/// ```
-#[macro_export]
-macro_rules! routes {
-    ($( $handler:ident ),* $(,)?) => {
-        $crate::__pastey::paste! {
-            /// Every route this function serves: method and path as API Gateway declares them.
-            pub static ROUTES: ::std::sync::LazyLock<Vec<$crate::http::Route>> = ::std::sync::LazyLock::new(|| {
-                let mut table = Vec::new();
-                $( table.extend($crate::http::routes_of::<[<__path_ $handler>]>()); )*
-                table
-            });
-
-            fn routes() -> ::axum::Router<$crate::state::AppState> {
-                let router = ::axum::Router::new();
-                $( let router = $crate::http::route::<[<__path_ $handler>], _, _>(router, $handler); )*
-                router
-            }
-
-            /// This function's operations and the schemas they use.
-            pub fn openapi() -> ::utoipa::openapi::OpenApi {
-                let mut schemas = Vec::new();
-                let paths = ::utoipa::openapi::path::PathsBuilder::new();
-                $( let paths = $crate::http::document::<[<__path_ $handler>]>(paths); )*
-                let paths = paths.build();
-                $( <[<__path_ $handler>] as ::utoipa::__dev::SchemaReferences>::schemas(&mut schemas); )*
-                ::utoipa::openapi::OpenApiBuilder::new()
-                    .paths(paths)
-                    .components(Some(::utoipa::openapi::ComponentsBuilder::new().schemas_from_iter(schemas).build()))
-                    .build()
-            }
-        }
-    };
-}
-
-fn method_name(m: &utoipa::openapi::path::HttpMethod) -> &'static str {
-    use utoipa::openapi::path::HttpMethod as M;
-    match m {
-        M::Get => "GET",
-        M::Post => "POST",
-        M::Put => "PUT",
-        M::Delete => "DELETE",
-        M::Options => "OPTIONS",
-        M::Head => "HEAD",
-        M::Patch => "PATCH",
-        M::Trace => "TRACE",
-    }
-}
-
-/// The routes a handler's `#[utoipa::path]` declares (used by [`routes!`]).
-pub fn routes_of<P: utoipa::Path>() -> Vec<Route> {
-    let path: &'static str = String::leak(P::path());
-    P::methods().iter().map(|m| Route { method: method_name(m), path }).collect()
-}
-
-/// Adds a handler's operation, with the tags of its `#[utoipa::path]`, to a document's paths.
-pub fn document<P>(paths: utoipa::openapi::path::PathsBuilder) -> utoipa::openapi::path::PathsBuilder
-where
-    P: utoipa::Path + for<'t> utoipa::__dev::Tags<'t>,
-{
-    let mut operation = P::operation();
-    operation.tags = Some(P::tags().into_iter().map(str::to_owned).collect());
-    let item = P::methods().into_iter().fold(None, |item: Option<utoipa::openapi::PathItem>, m| {
-        let next = utoipa::openapi::PathItem::new(m, operation.clone());
-        Some(match item {
-            Some(mut item) => {
-                item.merge_operations(next);
-                item
-            }
-            None => next,
-        })
-    });
-    match item {
-        Some(item) => paths.path(P::path(), item),
-        None => paths,
-    }
-}
-
-/// Adds a handler to the router at the method(s) and path its `#[utoipa::path]` declares.
-pub fn route<P, H, T>(router: Router<AppState>, handler: H) -> Router<AppState>
-where
-    P: utoipa::Path,
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    P::methods().iter().fold(router, |router, m| {
-        // A method axum cannot route is a mistake in an attribute: it fails at start, in every test.
-        let filter =
-            MethodFilter::try_from(axum::http::Method::from_bytes(method_name(m).as_bytes()).expect("a method"))
-                .unwrap_or_else(|e| panic!("{} {}: {e}", method_name(m), P::path()));
-        router.route(&P::path(), axum::routing::on(filter, handler.clone()))
-    })
-}
-
-/// Adds what every function's router needs: problem+json 404 and 405 (axum adds `Allow`), the
-/// body limit, the state.
-pub fn finish(router: Router<AppState>, state: AppState) -> Router {
-    router
-        .fallback(|| async { ApiError::NoRoute })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
-}
 
 /// Picks the field name out of serde messages such as "unknown field `role`, expected ...".
 fn field_in_message(message: &str) -> Option<&str> {
@@ -362,58 +235,6 @@ where
     serde::Deserialize::deserialize(d).map(Some)
 }
 
-/// A page of a listing, as every list endpoint returns it.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct PageBody<T> {
-    pub items: Vec<T>,
-    /// Pass back as `cursor` for the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-/// One page request of a listing: the checked page size and the decoded start key, bound to the
-/// listing's `scope` (a cursor from another listing is rejected).
-pub struct Paging<'a> {
-    cursors: &'a crate::cursor::CursorKey,
-    scope: String,
-    pub limit: i32,
-    /// Where the page starts; take it into the Query.
-    pub start: Option<crate::storage::Item>,
-}
-
-impl<'a> Paging<'a> {
-    pub fn new(
-        state: &'a AppState,
-        scope: impl Into<String>,
-        limit: Option<i64>,
-        cursor: Option<&str>,
-    ) -> Result<Self, ApiError> {
-        let scope = scope.into();
-        let limit = page_size(limit)?;
-        let start = cursor.map(|c| state.cursors.decode(&scope, c)).transpose()?;
-        Ok(Paging { cursors: &state.cursors, scope, limit, start })
-    }
-
-    /// The response body: the items and, unless this was the last page, the next cursor.
-    pub fn finish<T>(&self, items: Vec<T>, last_key: Option<crate::storage::Item>) -> Result<PageBody<T>, ApiError> {
-        let next_cursor = last_key.as_ref().map(|k| self.cursors.encode(&self.scope, k)).transpose()?;
-        Ok(PageBody { items, next_cursor })
-    }
-}
-
-/// Page-size bounds of every listing.
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
-pub const MAX_PAGE_SIZE: i32 = 100;
-
-/// Checks a requested page size (`limit`), defaulting when absent.
-pub fn page_size(limit: Option<i64>) -> Result<i32, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_PAGE_SIZE),
-        Some(n) if (1..=i64::from(MAX_PAGE_SIZE)).contains(&n) => Ok(n as i32),
-        Some(_) => Err(ApiError::invalid("limit", format!("must be between 1 and {MAX_PAGE_SIZE}"))),
-    }
-}
-
 /// The client's address as API Gateway saw it (`requestContext.http.sourceIp`), for per-source
 /// limits. `None` where no API Gateway stands in front (a router called directly in a test).
 pub struct SourceIp(pub Option<String>);
@@ -532,13 +353,5 @@ mod tests {
         assert!(matches!(parse_json::<Body>(b"\xf2\x38"), Err(ApiError::BadRequest(_))));
         assert_eq!(fields(parse_json::<Body>(br#"{"email":"a","email":"b"}"#).unwrap_err()), ["email"]);
         assert!(matches!(parse_json::<Body>(b"3"), Err(ApiError::BadRequest(_))));
-    }
-
-    #[test]
-    fn page_size_bounds() {
-        assert_eq!(page_size(None).unwrap(), DEFAULT_PAGE_SIZE);
-        assert_eq!(page_size(Some(100)).unwrap(), 100);
-        assert!(page_size(Some(0)).is_err());
-        assert!(page_size(Some(101)).is_err());
     }
 }
