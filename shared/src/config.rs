@@ -1,8 +1,9 @@
 //! Typed configuration, parsed once from environment variables at start-up.
 //!
 //! `Config` is what every function reads, `AuthConfig` what the HTTP functions read on top (set
-//! by `infra/template.yaml` in the cloud and by `scripts/dev.sh` / the test harness locally). A missing or malformed variable fails at start
-//! with a message naming it, never later in a request.
+//! by `infra/template.yaml` in the cloud and by `scripts/dev.sh` / the test harness locally). A
+//! missing or malformed variable fails at start with a message naming it, never later in a
+//! request.
 
 use crate::signing::SigningKeys;
 use std::{collections::HashMap, time::Duration};

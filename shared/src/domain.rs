@@ -4,6 +4,12 @@
 use crate::error::FieldError;
 use serde::{Deserialize, Serialize};
 
+/// Whether `s` can be an id: every id is a ULID (as `ulid` reads it), so anything else names
+/// nothing (ids in paths: `http::Id`; ids in bodies and queries are checked with this).
+pub fn is_ulid(s: &str) -> bool {
+    s.parse::<ulid::Ulid>().is_ok()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -40,7 +40,7 @@ impl RefreshToken {
     pub fn parse(raw: &str) -> Option<Self> {
         let mut parts = raw.split('.');
         let (prefix, user_id, family_id, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let is_id = crate::http::is_ulid;
+        let is_id = crate::domain::is_ulid;
         if prefix != PREFIX || parts.next().is_some() || !is_id(user_id) || !is_id(family_id) || secret.len() != 43 {
             return None;
         }

@@ -14,6 +14,8 @@ use shared::{
 };
 use utoipa::ToSchema;
 
+// The dummy password hash that unknown users are checked against is computed when the function
+// starts: made by the first unknown-user login, that login would take measurably longer.
 shared::routes![start: password::prepare_dummy; register, login, refresh, logout, health, openapi_json, time_zones];
 
 #[derive(Deserialize, ToSchema)]

@@ -153,11 +153,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// Whether `s` can be an id: every id is a ULID (as `ulid` reads it), so anything else names
-/// nothing (ids in paths: [`Id`]; ids in bodies and queries are checked with this).
-pub fn is_ulid(s: &str) -> bool {
-    s.parse::<ulid::Ulid>().is_ok()
-}
+pub use crate::domain::is_ulid;
 
 /// What a path id names: its 404 says "<NAME> not found", and it is read from the path
 /// parameter `PARAM`.

@@ -1,6 +1,6 @@
-//! The HTTP edge shared by every function: body and query extractors that answer bad input with
-//! problem+json naming the field, the route table macro, and the finishing layers (fallbacks,
-//! body limit).
+//! The HTTP edge shared by every function: the route table macro and the finishing layers
+//! (fallbacks, body limit) here; the extractors that answer bad input with problem+json naming the
+//! field (bodies, queries, path ids) in `extract`; listings' pages in `paging`.
 
 use crate::{error::ApiError, state::AppState};
 use axum::{extract::DefaultBodyLimit, routing::MethodFilter, Router};
@@ -24,8 +24,10 @@ pub struct Route {
 /// Declares a function's routes once, from its handlers' `#[utoipa::path]` attributes (the one
 /// place a route's method, path, parameters, bodies, responses and security are written). It
 /// defines `ROUTES` (checked against the SAM template and the local router by the tests),
-/// `routes()`, the axum router serving exactly those, and `openapi()`, this function's part of
-/// the OpenAPI document.
+/// `routes()`, the axum router serving exactly those, `app(state)`, that router finished and
+/// ready for `lambda_http::run` or a test's `oneshot`, and `openapi()`, this function's part of
+/// the OpenAPI document. `routes![start: f; ...]` calls `f()` in `app` first (costly set-up done
+/// when the function starts rather than in its first request).
 ///
 /// ```text
 /// #[utoipa::path(get, path = "/me", ...)]

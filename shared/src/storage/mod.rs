@@ -396,7 +396,7 @@ impl Db {
 
     /// One page of a Query, raw: the items and the key to continue from. Table queries read
     /// consistently; GSI queries cannot.
-    pub async fn query_page(&self, q: &Query) -> Result<Page<Item>, ApiError> {
+    pub(crate) async fn query_page(&self, q: &Query) -> Result<Page<Item>, ApiError> {
         let mut vals = values([(":pk", s(&q.pk))]);
         let sk_expr = match &q.sk {
             None => String::new(),
@@ -445,7 +445,7 @@ impl Db {
     }
 
     /// Every item a Query selects (all pages).
-    pub async fn query_all(&self, mut q: Query) -> Result<Vec<Item>, ApiError> {
+    pub(crate) async fn query_all(&self, mut q: Query) -> Result<Vec<Item>, ApiError> {
         let mut out = Vec::new();
         loop {
             let (items, next) = self.query_page(&q).await?;

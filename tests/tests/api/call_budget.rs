@@ -147,11 +147,18 @@ async fn every_endpoint_stays_within_its_dynamodb_call_budget() {
     let (_, c) =
         cost(&app, "PUT", &format!("/habits/{h}/entries/{}", day(0)), t, Some(json!({"status": "done"})), 200).await;
     check("PUT /habits/{id}/entries/{date} (in a challenge)", c, 5);
+    let (_, c) = cost(&app, "DELETE", &format!("/habits/{h}/entries/{}", day(0)), t, None, 204).await;
+    // As a write: the habit, then the entry and the memberships (in parallel), then one transaction.
+    check("DELETE /habits/{id}/entries/{date} (in a challenge)", c, 5);
     let (_, c) = cost(&app, "GET", "/users", a, None, 200).await;
     check("GET /users", c, 2);
     let (_, c) =
         cost(&app, "POST", "/auth/logout", None, Some(json!({"refresh_token": reg["refresh_token"]})), 204).await;
     check("POST /auth/logout", c, 2);
+    // Last: it revokes every token issued before.
+    let body = json!({"current_password": habit_tests::PASSWORD, "new_password": "another long passphrase"});
+    let (_, c) = cost(&app, "PUT", "/me/password", t, Some(body), 200).await;
+    check("PUT /me/password", c, 5);
 
     println!("| endpoint | DynamoDB calls | budget |\n|---|---|---|");
     for (what, calls, budget) in &report {

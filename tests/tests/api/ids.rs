@@ -64,3 +64,21 @@ async fn a_path_id_that_is_not_a_ulid_is_the_404_of_what_it_names() {
     assert!(checked >= 4 * 25, "every route with an id is tried ({checked} requests)");
     assert!(app.items().await == before, "a request naming no id changed the table");
 }
+
+/// The id is checked before the body and before any read: a malformed id with a malformed body
+/// is the id's 404, and in a path of two ids the malformed one is named even when the other
+/// names nothing.
+#[tokio::test]
+async fn the_id_is_checked_before_the_body_and_before_any_read() {
+    let app = TestApp::spawn().await;
+    let s = app.register("ids_owner").await;
+    let r = app.call("PATCH", "/habits/not-an-id", Some(&s.access), Some(json!({"title": 5}))).await;
+    assert_eq!(r.problem(404)["detail"], "habit not found");
+    let r = app.call("PATCH", "/me/notifications/not-an-id", Some(&s.access), Some(json!({"read": "yes"}))).await;
+    assert_eq!(r.problem(404)["detail"], "notification not found");
+    let nobody = ulid::Ulid::new().to_string();
+    let r = app.call("PUT", &format!("/habits/{nobody}/categories/not-an-id"), Some(&s.access), None).await;
+    assert_eq!(r.problem(404)["detail"], "category not found");
+    let r = app.call("PUT", &format!("/habits/not-an-id/categories/{nobody}"), Some(&s.access), None).await;
+    assert_eq!(r.problem(404)["detail"], "habit not found");
+}

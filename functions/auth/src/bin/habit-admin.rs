@@ -19,9 +19,13 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match shared::config::Config::from_env() {
         Ok(config) => config,
-        Err(e) => {
+        Err(e @ shared::config::ConfigError::Missing(_)) => {
             eprintln!("configuration error: {e}");
             return usage();
+        }
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let client = config.client(&shared::storage::sdk_config().await);
