@@ -89,8 +89,7 @@ async fn create_category(
 }
 
 shared::page_query! {
-    struct ListQuery {
-    }
+    struct ListQuery {}
 }
 
 /// Lists categories by name.
@@ -181,8 +180,7 @@ struct HabitSummary {
 }
 
 shared::page_query! {
-    struct HabitsQuery {
-    }
+    struct HabitsQuery {}
 }
 
 /// The habits filed under a category (admins).

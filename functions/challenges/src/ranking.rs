@@ -3,8 +3,7 @@
 use super::*;
 
 shared::page_query! {
-    pub(crate) struct PageQuery {
-    }
+    pub(crate) struct PageQuery {}
 }
 
 /// A leaderboard row: public fields only.
