@@ -67,29 +67,33 @@ pub fn log_level(value: Option<&str>) -> Result<tracing::Level, ConfigError> {
     }
 }
 
-/// A map of variables read as configuration: blank is unset.
-struct Vars<'a>(&'a HashMap<String, String>);
+/// A map of variables (the environment, or a test's own) read as configuration: blank is unset.
+pub struct Vars<'a>(pub &'a HashMap<String, String>);
 
 impl Vars<'_> {
-    fn get(&self, name: &'static str) -> Option<&str> {
+    pub fn get(&self, name: &'static str) -> Option<&str> {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
-    fn whole(&self, name: &'static str, default: u64, max: u64, unit: &str) -> Result<u64, ConfigError> {
+    /// A whole number in `range`, `default` when unset.
+    pub fn whole(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(ConfigError::Malformed {
-                    name,
-                    reason: format!("expected whole {unit} from 1 to {max}, got {v:?}"),
-                }),
-            },
+            Some(v) => v.parse::<u64>().ok().filter(|n| range.contains(n)).ok_or_else(|| ConfigError::Malformed {
+                name,
+                reason: format!("expected a whole number from {} to {}, got {v:?}", range.start(), range.end()),
+            }),
         }
     }
 
-    fn seconds(&self, name: &'static str, default: u64, max: u64) -> Result<Duration, ConfigError> {
-        self.whole(name, default, max, "seconds").map(Duration::from_secs)
+    /// A number of seconds from 1 to `max`, `default` when unset.
+    pub fn seconds(&self, name: &'static str, default: u64, max: u64) -> Result<Duration, ConfigError> {
+        self.whole(name, 1..=max, default).map(Duration::from_secs)
     }
 }
 
@@ -170,7 +174,7 @@ impl AuthConfig {
             access_token_ttl: vars.seconds("ACCESS_TOKEN_TTL_SECONDS", 900, 3600)?,
             refresh_token_ttl: vars.seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 90 * 24 * 3600)?,
             session_max_age: vars.seconds("SESSION_MAX_AGE_SECONDS", 90 * 24 * 3600, 365 * 24 * 3600)?,
-            login_source_attempts: vars.whole("LOGIN_SOURCE_ATTEMPTS", 100, 1_000_000, "attempts")? as u32,
+            login_source_attempts: vars.whole("LOGIN_SOURCE_ATTEMPTS", 1..=1_000_000, 100)? as u32,
         })
     }
 }

@@ -2,10 +2,6 @@
 
 use super::*;
 
-pub(crate) fn today_of(me: &AuthUser) -> NaiveDate {
-    schedule::today_in(me.user.tz(), Utc::now())
-}
-
 pub(crate) fn check(c: &mut Checker, ch: &ChallengeItem) {
     let len = ch.challenge_name.trim().chars().count();
     if len == 0 || len > NAME_MAX {
@@ -79,7 +75,7 @@ pub(crate) async fn create_challenge(
     let mut chk = Checker::default();
     check(&mut chk, &c);
     chk.finish()?;
-    let (record, answer) = created(request, admin.id(), view(&c, today_of(&admin)))?;
+    let (record, answer) = created(request, admin.id(), view(&c, admin.user.today()))?;
     state.db.create_challenge(&c, record.as_ref()).await?;
     Ok(answer)
 }
@@ -108,7 +104,7 @@ pub(crate) async fn list_challenges(
         Some("ended") => Some(When::Ended),
         Some(_) => return Err(ApiError::invalid("state", "must be one of upcoming, active, ended")),
     };
-    let today = today_of(&me);
+    let today = me.user.today();
     let mut paging = Paging::new(&state, format!("challenges:{when:?}:{today}"), q.limit, q.cursor.as_deref())?;
     let (items, next) = state.db.list_challenges(when, today, paging.limit, paging.start.take()).await?;
     Ok(axum::Json(paging.finish(items.iter().map(|c| view(c, today)).collect(), next)?))
@@ -123,7 +119,7 @@ pub(crate) async fn get_challenge(
     me: AuthUser,
     id: Id<noun::Challenge>,
 ) -> ApiJson<ChallengeView> {
-    Ok(axum::Json(view(&load(&state, &id).await?, today_of(&me))))
+    Ok(axum::Json(view(&load(&state, &id).await?, me.user.today())))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -181,7 +177,7 @@ pub(crate) async fn patch_challenge(
     }
     c.revised(Utc::now());
     state.db.update_challenge(&c, &current).await?;
-    Ok(axum::Json(view(&c, today_of(&admin))))
+    Ok(axum::Json(view(&c, admin.user.today())))
 }
 
 /// Deletes a challenge and its memberships (the members' habits stay).

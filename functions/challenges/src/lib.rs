@@ -18,7 +18,7 @@ use shared::{
     http::{is_ulid, noun, nullable, page_size, Id, Json, OptionalJson, PageBody, Paging, Query, Whole},
     idempotency::{created, IdempotencyHeader, Keyed},
     models::{ChallengeItem, HabitFields, HabitItem, MembershipItem},
-    schedule::{self, Frequency},
+    schedule::Frequency,
     storage::challenges::{Backing, When},
     ApiError, ApiJson, ApiResult, AppState,
 };

@@ -50,7 +50,7 @@ pub(crate) async fn join(
     OptionalJson(body): OptionalJson<JoinBody>,
 ) -> ApiResult<(StatusCode, axum::Json<MembershipView>)> {
     let challenge = load(&state, &id).await?;
-    let today = today_of(&me);
+    let today = me.user.today();
     if today > challenge.end_date {
         return Err(ApiError::Conflict { detail: "this challenge has ended".into(), field: None });
     }

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt};
 use serde::Serialize;
 use shared::{
+    config::{ConfigError, Vars},
     models::ReminderItem,
     reminder_time,
     storage::{
@@ -50,26 +51,17 @@ impl Default for DispatchConfig {
 
 impl DispatchConfig {
     /// `REMINDER_LATE_WINDOW_SECONDS` (60–86400, default 3600), `DISPATCH_CONCURRENCY` (1–256, default 32).
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, String> {
-        let mut c = DispatchConfig::default();
-        let num = |name: &str, lo: u64, hi: u64| -> Result<Option<u64>, String> {
-            match vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-                None => Ok(None),
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
-                    _ => {
-                        Err(format!("environment variable {name} must be a whole number from {lo} to {hi}, got {v:?}"))
-                    }
-                },
-            }
-        };
-        if let Some(s) = num("REMINDER_LATE_WINDOW_SECONDS", 60, 86_400)? {
-            c.late_window = Duration::from_secs(s);
-        }
-        if let Some(n) = num("DISPATCH_CONCURRENCY", 1, 256)? {
-            c.concurrency = n as usize;
-        }
-        Ok(c)
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let (vars, d) = (Vars(vars), DispatchConfig::default());
+        Ok(DispatchConfig {
+            late_window: Duration::from_secs(vars.whole(
+                "REMINDER_LATE_WINDOW_SECONDS",
+                60..=86_400,
+                d.late_window.as_secs(),
+            )?),
+            concurrency: vars.whole("DISPATCH_CONCURRENCY", 1..=256, d.concurrency as u64)? as usize,
+            ..d
+        })
     }
 }
 

@@ -33,10 +33,6 @@ pub(crate) fn check_fields(c: &mut Checker, f: &HabitFields, today: NaiveDate) {
     }
 }
 
-pub(crate) fn today_of(user: &shared::models::UserItem) -> NaiveDate {
-    schedule::today_in(user.tz(), Utc::now())
-}
-
 /// Loads one of the caller's habits (another user's id is simply not found).
 pub(crate) async fn own_habit(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<HabitItem> {
     state.db.get_habit(me.id(), id).await?.ok_or(ApiError::NotFound("habit"))

@@ -79,7 +79,7 @@ pub(crate) async fn put_entry(
 ) -> ApiJson<EntryView> {
     let habit = own_habit(&state, &me, &id).await?;
     let date = parse_date(&date)?;
-    let today = today_of(&me.user);
+    let today = me.user.today();
     let mut c = Checker::default();
     if date < habit.fields.start_date {
         c.fail("date", format!("is before the habit's start_date {}", habit.fields.start_date));

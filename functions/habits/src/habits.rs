@@ -38,7 +38,7 @@ pub(crate) async fn create_habit(
     if let Some(replay) = state.db.replay(me.id(), key.as_ref()).await? {
         return Ok(replay.into_response());
     }
-    let today = today_of(&me.user);
+    let today = me.user.today();
     let fields = HabitFields {
         title: b.title.trim().to_owned(),
         description: b.description,
@@ -154,7 +154,7 @@ pub(crate) async fn patch_habit(
         is_active: p.is_active.unwrap_or(old.is_active),
     };
     let mut c = Checker::default();
-    check_fields(&mut c, &fields, today_of(&me.user));
+    check_fields(&mut c, &fields, me.user.today());
     c.finish()?;
     let fields = rounded(fields);
     if fields == current.fields {

@@ -17,7 +17,7 @@ pub(crate) struct StatsView {
     responses((status = 200, description = "The statistics", body = StatsView)))]
 pub(crate) async fn get_stats(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> ApiJson<StatsView> {
     let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
-    let today = today_of(&me.user);
+    let today = me.user.today();
     let marks = found
         .entries
         .iter()
@@ -49,7 +49,7 @@ pub(crate) struct TodayView {
 #[utoipa::path(get, path = "/me/today", tag = "habits", security(("bearer" = [])),
     responses((status = 200, description = "Today's habits", body = TodayView)))]
 pub(crate) async fn today(State(state): State<AppState>, me: AuthUser) -> ApiJson<TodayView> {
-    let today = today_of(&me.user);
+    let today = me.user.today();
     let (habits, entries) = state.db.habits_and_entries_from(me.id(), today).await?;
     let items = habits
         .iter()

@@ -84,6 +84,11 @@ impl UserItem {
         self.time_zone.as_deref().and_then(|tz| tz.parse().ok()).unwrap_or(chrono_tz::UTC)
     }
 
+    /// The user's today, in their time zone.
+    pub fn today(&self) -> NaiveDate {
+        crate::schedule::today_in(self.tz(), Utc::now())
+    }
+
     pub fn view(&self) -> UserView {
         UserView {
             user_id: self.user_id.clone(),

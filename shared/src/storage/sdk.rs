@@ -47,17 +47,8 @@ impl Tuning {
     /// keep their defaults.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, crate::config::ConfigError> {
         let d = Tuning::default();
-        let get = |name: &'static str, lo: u64, hi: u64, default: u64| -> Result<u64, crate::config::ConfigError> {
-            match vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) {
-                None => Ok(default),
-                Some(v) => v.parse::<u64>().ok().filter(|n| (lo..=hi).contains(n)).ok_or_else(|| {
-                    crate::config::ConfigError::Malformed {
-                        name,
-                        reason: format!("expected a whole number from {lo} to {hi}, got {v:?}"),
-                    }
-                }),
-            }
-        };
+        let vars = crate::config::Vars(vars);
+        let get = |name, lo, hi, default| vars.whole(name, lo..=hi, default);
         let ms = |name, default: Duration| get(name, 10, 60_000, default.as_millis() as u64).map(Duration::from_millis);
         let tuning = Tuning {
             connect: ms("DYNAMODB_CONNECT_TIMEOUT_MS", d.connect)?,
