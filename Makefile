@@ -1,7 +1,7 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
 .PHONY: setup dev fire test faults openapi clients build-release deploy-check bench bench-dispatch
 
-FUNCTIONS := auth users habits categories reminders dispatcher challenges
+FUNCTIONS := auth users habits categories reminders dispatcher challenges deliver
 
 setup: ## install DynamoDB Local (npm ci) and the Python tools (.venv)
 	bash -c 'source scripts/lib.sh && setup'

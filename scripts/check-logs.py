@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fails when a log line carries a password, an access token, a refresh token or a password hash.
+"""Fails when a log line carries a password, an access token, a refresh token, a password hash or a
+webhook signing secret.
 
     check-logs.py LOG [LOG ...] [--secret TEXT ...]
 
@@ -15,6 +16,7 @@ PATTERNS = {
     "an access token (JWT)": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"),
     "a refresh token": re.compile(r"rt1\.[0-9A-Za-z]{26}\.[0-9A-Za-z]{26}\.[A-Za-z0-9_-]{43}"),
     "a password hash": re.compile(r"\$argon2(id|i|d)\$"),
+    "a webhook signing secret": re.compile(r"whsec_[A-Za-z0-9+/]{16,}"),
     # `"password": "..."`, also inside an escaped JSON string (`\"password\":\"...\"`).
     "a password field with its value": re.compile(r"""password\\*["']?\s*[:=]\s*\\*["'][^"'\\]+""", re.I),
 }

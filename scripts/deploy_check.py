@@ -83,8 +83,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Pinned here on purpose: a template that drifts from these fails the check. Sources: ARCHITECTURE.md,
 # tests/tests/api/infra.rs, shared/src/storage/table.rs, shared/src/config.rs, functions/dispatcher.
 
-BINARIES = ["auth", "users", "habits", "categories", "reminders", "dispatcher", "challenges"]
-SCHEDULED_BINARY = "dispatcher"  # every other binary serves HTTP API routes
+BINARIES = ["auth", "users", "habits", "categories", "reminders", "dispatcher", "challenges", "deliver"]
+SCHEDULED_BINARY = "dispatcher"  # the reminder dispatcher, every minute
+DELIVER_BINARY = "deliver"  # the outbox's stream, and every minute for retries
+NON_HTTP = {SCHEDULED_BINARY, DELIVER_BINARY}  # every other binary serves HTTP API routes
 FALLBACK_BINARY = "auth"  # serves the `$default` route (Cargo.toml router: "/{*path}" = "auth")
 CATCH_ALL_LOCAL_PATH = "/{*path}"
 
@@ -119,17 +121,26 @@ COMMON_ENV = {"TABLE_NAME", "LOG_LEVEL"}
 HTTP_ENV = COMMON_ENV | {"SIGNING_KEYS_SECRET_ARN", "SIGNING_KEYS_VERSION", "JWT_ISSUER", "JWT_AUDIENCE",
                          "ACCESS_TOKEN_TTL_SECONDS"}
 DISPATCHER_ENV = COMMON_ENV | {"REMINDER_LATE_WINDOW_SECONDS", "DISPATCH_CONCURRENCY"}
+DELIVER_ENV = COMMON_ENV | {"WEBHOOK_TIMEOUT_MS", "DELIVERY_MAX_ATTEMPTS", "DELIVERY_BASE_DELAY_SECONDS",
+                            "DELIVERY_MAX_DELAY_SECONDS", "WEBHOOK_DISABLE_AFTER"}
+ENV_OF = {SCHEDULED_BINARY: DISPATCHER_ENV, DELIVER_BINARY: DELIVER_ENV}
 SAME_IN_EVERY_HTTP_FUNCTION = ["SIGNING_KEYS_SECRET_ARN", "SIGNING_KEYS_VERSION", "JWT_ISSUER", "JWT_AUDIENCE",
                                "ACCESS_TOKEN_TTL_SECONDS"]  # auth issues tokens, the others verify them
 SIGNING_KEYS_ENV = "SIGNING_KEYS_SECRET_ARN"  # names the AWS::SecretsManager::Secret with the key set
 # Local development only, or secrets that belong in Secrets Manager, not in plain environment variables.
-FORBIDDEN_ENV = {"DYNAMODB_ENDPOINT", "JWT_SECRET", "JWT_KEYS"}
+# WEBHOOK_ALLOW_PRIVATE lets webhooks reach private addresses (local receivers): never in the cloud.
+FORBIDDEN_ENV = {"DYNAMODB_ENDPOINT", "JWT_SECRET", "JWT_KEYS", "WEBHOOK_ALLOW_PRIVATE"}
 LOG_LEVELS = {"error", "warn", "info", "debug"}  # not trace: the runtime would log whole events
 MIN_SECRET_LEN = 32  # bytes of a signing key (shared::signing::MIN_SECRET_LEN)
 INT_RANGES = {
     "ACCESS_TOKEN_TTL_SECONDS": (1, 3600),
     "REMINDER_LATE_WINDOW_SECONDS": (60, 86_400),
     "DISPATCH_CONCURRENCY": (1, 256),
+    "WEBHOOK_TIMEOUT_MS": (100, 30_000),
+    "DELIVERY_MAX_ATTEMPTS": (1, 30),
+    "DELIVERY_BASE_DELAY_SECONDS": (1, 3600),
+    "DELIVERY_MAX_DELAY_SECONDS": (1, 86_400),
+    "WEBHOOK_DISABLE_AFTER": (1, 1000),
 }
 
 # How many resources of each type the translated template must hold. A new resource type fails the
@@ -142,10 +153,12 @@ EXPECTED_RESOURCE_COUNTS = {
     "AWS::Lambda::Permission": None,  # one per route group; checked route by route instead
     "AWS::ApiGatewayV2::Api": 1,
     "AWS::ApiGatewayV2::Stage": 1,
-    "AWS::Events::Rule": 1,
-    "AWS::SQS::Queue": 1,
+    "AWS::Events::Rule": 2,  # the dispatcher's schedule, the delivery's retries
+    "AWS::SQS::Queue": 2,  # the dispatcher's dead-letter queue, the outbox stream's failure destination
     "AWS::SQS::QueuePolicy": 1,
-    "AWS::CloudWatch::Alarm": 2,
+    "AWS::CloudWatch::Alarm": 5,
+    "AWS::Lambda::EventSourceMapping": 1,  # the outbox's stream into the deliver function
+    "AWS::Logs::MetricFilter": 1,  # deliveries given up
     "AWS::SecretsManager::Secret": 1,
     "AWS::Lambda::EventInvokeConfig": 1,
 }
@@ -158,6 +171,8 @@ TEMPLATE_CHECKED_TYPES = {
     "AWS::SQS::QueuePolicy",
     "AWS::SecretsManager::Secret",
     "AWS::Lambda::EventInvokeConfig",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Logs::MetricFilter",
 }
 # Properties moto accepts but does not apply (measured with moto 5.2.5): checked in the translated
 # template; what the emulator reports is shown for information.
@@ -646,6 +661,31 @@ def function_ids(translated: dict) -> dict[str, str]:
             for name, res in resources_of(translated, "AWS::Lambda::Function").items()}
 
 
+def dispatch_queue(translated: dict, fids: dict[str, str]) -> str:
+    """The dispatcher's dead-letter queue (its DeadLetterConfig)."""
+    props = translated["Resources"][fids[SCHEDULED_BINARY]]["Properties"]
+    return getatt_target(props.get("DeadLetterConfig", {}).get("TargetArn"))
+
+
+def outbox_mapping(translated: dict) -> tuple[str, dict]:
+    (mid, mapping), = resources_of(translated, "AWS::Lambda::EventSourceMapping").items()
+    return mid, mapping["Properties"]
+
+
+def deliver_queue(translated: dict) -> str:
+    """The outbox stream's failure destination."""
+    _, p = outbox_mapping(translated)
+    return getatt_target(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
+
+
+def rule_of(translated: dict, fid: str) -> str:
+    """The EventBridge rule whose one target is the function `fid`."""
+    found = [rid for rid, r in resources_of(translated, "AWS::Events::Rule").items()
+             if [getatt_target(t.get("Arn")) for t in r["Properties"].get("Targets", [])] == [fid]]
+    (rid,) = found
+    return rid
+
+
 def template_checks(report: Report, translated: dict) -> None:
     T = TEMPLATE
     res = translated["Resources"]
@@ -676,6 +716,8 @@ def template_checks(report: Report, translated: dict) -> None:
         ("CloudWatch alarms (AWS::CloudWatch::Alarm)", check_alarms),
         ("signing keys (AWS::SecretsManager::Secret)", check_signing_keys),
         ("dispatcher retries (AWS::Lambda::EventInvokeConfig)", check_event_invoke_config),
+        ("outbox stream (AWS::Lambda::EventSourceMapping)", check_outbox_stream),
+        ("deliveries given up (AWS::Logs::MetricFilter)", check_dead_deliveries_metric),
     ]
     for area, check in groups:
         report.guarded(T, area, check, translated, fids)
@@ -699,9 +741,16 @@ def check_function_dlq(report: Report, area: str, translated: dict, fids: dict[s
 
 def check_managed_policies(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
     basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    # SAM adds this one for a DynamoDB stream event (the poller reads the stream with the role);
+    # the template also grants the same four actions on the table's stream alone.
+    streams = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
     for binary, fid in sorted(fids.items()):
         role = getatt_target(translated["Resources"][fid]["Properties"]["Role"])
         arns = translated["Resources"][role]["Properties"].get("ManagedPolicyArns", [])
+        if binary == DELIVER_BINARY:
+            report.equal(TEMPLATE, area, f"{binary}: role may write CloudWatch Logs and read streams, nothing more managed",
+                         arns, [basic, streams])
+            continue
         report.equal(TEMPLATE, area,
                      f"{binary}: role may write CloudWatch Logs and nothing more managed", arns, [basic])
 
@@ -788,8 +837,47 @@ def check_stage(report: Report, area: str, translated: dict, fids: dict[str, str
                      0 < r_rate <= rate and r_rate <= r_burst <= burst, info=f"rate {r_rate:g}/s, burst {r_burst:g}")
 
 
+def check_outbox_stream(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
+    """The table's inserts of outbox items start the deliver function; a batch it fails on goes to
+    its own queue. (moto may not create the mapping: checked here.)"""
+    (tid, table), = resources_of(translated, "AWS::DynamoDB::Table").items()
+    report.equal(TEMPLATE, area, "the table has a stream (keys only)",
+                 table["Properties"].get("StreamSpecification"), {"StreamViewType": "KEYS_ONLY"})
+    _, p = outbox_mapping(translated)
+    report.equal(TEMPLATE, area, "reads the table's stream", p.get("EventSourceArn"), {"Fn::GetAtt": [tid, "StreamArn"]})
+    report.equal(TEMPLATE, area, "into the deliver function", p.get("FunctionName"), {"Ref": fids[DELIVER_BINARY]})
+    patterns = [json.loads(f["Pattern"]) for f in p.get("FilterCriteria", {}).get("Filters", [])]
+    report.equal(TEMPLATE, area, "only inserts of outbox items pass its filter", patterns,
+                 [{"eventName": ["INSERT"], "dynamodb": {"Keys": {"SK": {"S": [{"prefix": "OUTBOX#"}]}}}}])
+    report.check(TEMPLATE, area, "a failing batch is retried a bounded number of times, halved",
+                 0 <= int(p.get("MaximumRetryAttempts", -1)) <= 10 and p.get("BisectBatchOnFunctionError") is True)
+    queue = deliver_queue(translated)
+    report.check(TEMPLATE, area, "a batch that keeps failing goes to an SQS queue of the stack",
+                 queue in resources_of(translated, "AWS::SQS::Queue") and queue != dispatch_queue(translated, fids),
+                 f"OnFailure destination {queue!r}")
+
+
+def check_dead_deliveries_metric(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
+    """The log line of a delivery given up (functions/deliver: `delivery dead-lettered`) is counted
+    from the deliver function's log group, and an alarm watches the count."""
+    (fid_, f), = resources_of(translated, "AWS::Logs::MetricFilter").items()
+    p = f["Properties"]
+    groups = {name: g for name, g in resources_of(translated, "AWS::Logs::LogGroup").items()}
+    group = (p.get("LogGroupName") or {}).get("Ref")
+    report.check(TEMPLATE, area, "reads the deliver function's log group",
+                 group in groups and fids[DELIVER_BINARY] in json.dumps(groups[group]["Properties"].get("LogGroupName")))
+    report.equal(TEMPLATE, area, "matches the log line of a delivery given up", p.get("FilterPattern"),
+                 '{ $.fields.message = "delivery dead-lettered" }')
+    (t,) = p.get("MetricTransformations", [])
+    alarms = [a["Properties"] for a in resources_of(translated, "AWS::CloudWatch::Alarm").values()]
+    watched = [a for a in alarms if a.get("Namespace") == t["MetricNamespace"] and a.get("MetricName") == t["MetricName"]]
+    report.check(TEMPLATE, area, f"an alarm on {t['MetricNamespace']}/{t['MetricName']} fires at the first one",
+                 len(watched) == 1 and float(watched[0].get("Threshold", -1)) == 0
+                 and watched[0].get("ComparisonOperator") == "GreaterThanThreshold")
+
+
 def check_queue_policy(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
-    (qid, _), = resources_of(translated, "AWS::SQS::Queue").items()
+    qid = dispatch_queue(translated, fids)
     (pid, policy), = resources_of(translated, "AWS::SQS::QueuePolicy").items()
     p = policy["Properties"]
     report.equal(TEMPLATE, area, "applies to the dead-letter queue", p.get("Queues"), [{"Ref": qid}])
@@ -820,7 +908,6 @@ def check_event_invoke_config(report: Report, area: str, translated: dict, fids:
 
 def check_alarms(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
     alarms = resources_of(translated, "AWS::CloudWatch::Alarm")
-    (qid, _), = resources_of(translated, "AWS::SQS::Queue").items()
 
     def watching(namespace: str, metric: str, dim: str, target: dict) -> list[str]:
         found = []
@@ -836,12 +923,16 @@ def check_alarms(report: Report, area: str, translated: dict, fids: dict[str, st
         return (p.get("ComparisonOperator") == "GreaterThanThreshold" and float(p.get("Threshold", -1)) == 0
                 and int(p.get("EvaluationPeriods", 0)) == 1)
 
-    dlq = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
-                   {"Fn::GetAtt": [qid, "QueueName"]})
-    report.check(TEMPLATE, area, "an alarm on messages in the dead-letter queue", len(dlq) == 1, f"found {dlq}")
-    errs = watching("AWS/Lambda", "Errors", "FunctionName", {"Ref": fids[SCHEDULED_BINARY]})
-    report.check(TEMPLATE, area, "an alarm on dispatcher errors", len(errs) == 1, f"found {errs}")
-    for name in dlq + errs:
+    first = []
+    for binary, qid in [(SCHEDULED_BINARY, dispatch_queue(translated, fids)), (DELIVER_BINARY, deliver_queue(translated))]:
+        dlq = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                       {"Fn::GetAtt": [qid, "QueueName"]})
+        report.check(TEMPLATE, area, f"an alarm on messages in the {binary}'s dead-letter queue", len(dlq) == 1,
+                     f"found {dlq}")
+        errs = watching("AWS/Lambda", "Errors", "FunctionName", {"Ref": fids[binary]})
+        report.check(TEMPLATE, area, f"an alarm on {binary} errors", len(errs) == 1, f"found {errs}")
+        first += dlq + errs
+    for name in first:
         report.check(TEMPLATE, area, f"{name} fires on the first occurrence (> 0, 1 period)", fires_at_first(name))
     silent = sorted(n for n, a in alarms.items() if not a["Properties"].get("AlarmActions"))
     if silent:
@@ -871,7 +962,7 @@ def check_signing_keys(report: Report, area: str, translated: dict, fids: dict[s
         statements = [st for pol in role.get("Policies", []) for st in as_list(pol["PolicyDocument"].get("Statement"))]
         on_secrets = [st for st in statements
                       if any(a.startswith("secretsmanager:") for a in as_list(st.get("Action")))]
-        if binary == SCHEDULED_BINARY:
+        if binary in NON_HTTP:
             report.check(TEMPLATE, area, f"{binary}: no access to the signing keys",
                          not on_secrets and SIGNING_KEYS_ENV not in env)
             continue
@@ -944,7 +1035,10 @@ def build_resolver(c: dict, translated: dict, created: dict) -> Resolver:
         rtype = row["ResourceType"]
         phys = row.get("PhysicalResourceId")
         if rtype == "AWS::DynamoDB::Table":
-            r.atts[(name, "Arn")] = c["dynamodb"].describe_table(TableName=phys)["Table"]["TableArn"]
+            t = c["dynamodb"].describe_table(TableName=phys)["Table"]
+            r.atts[(name, "Arn")] = t["TableArn"]
+            if t.get("LatestStreamArn"):
+                r.atts[(name, "StreamArn")] = t["LatestStreamArn"]
         elif rtype == "AWS::SQS::Queue":
             arn = c["sqs"].get_queue_attributes(QueueUrl=phys, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             r.atts[(name, "Arn")] = arn
@@ -1003,8 +1097,9 @@ def check_functions(report: Report, area: str, d: Deployed) -> None:
         report.equal(EMULATOR, area, f"{binary}: handler", cfg.get("Handler"), EXPECTED_HANDLER)
         report.equal(EMULATOR, area, f"{binary}: memory and timeout as the template says",
                      (cfg.get("MemorySize"), cfg.get("Timeout")), (props.get("MemorySize"), props.get("Timeout")))
-        limit = 59 if binary == SCHEDULED_BINARY else HTTP_API_MAX_TIMEOUT
-        why = "under the 1-minute schedule" if binary == SCHEDULED_BINARY else "within the HTTP API's 30 s"
+        limit, why = {SCHEDULED_BINARY: (59, "under the 1-minute schedule"),
+                      DELIVER_BINARY: (900, "within Lambda's 15 minutes")}.get(
+            binary, (HTTP_API_MAX_TIMEOUT, "within the HTTP API's 30 s"))
         report.check(EMULATOR, area, f"{binary}: timeout {cfg.get('Timeout')} s {why}",
                      1 <= cfg.get("Timeout", 0) <= limit)
         report.check(EMULATOR, area, f"{binary}: memory {cfg.get('MemorySize')} MB is valid",
@@ -1043,7 +1138,7 @@ def check_environment(report: Report, area: str, d: Deployed) -> None:
         # a variable is checked in the template (see "signing keys").
         declared = translated["Resources"][fid]["Properties"].get("Environment", {}).get("Variables", {})
         deferred = {k for k, v in declared.items() if references(v) & resolve.skipped}
-        wanted = (DISPATCHER_ENV if binary == SCHEDULED_BINARY else HTTP_ENV) - deferred
+        wanted = ENV_OF.get(binary, HTTP_ENV) - deferred
         report.equal(EMULATOR, area, f"{binary}: variable names", sorted(env), sorted(wanted))
         deferred_anywhere |= deferred
         report.check(EMULATOR, area, f"{binary}: no local-only or secret-bearing variables",
@@ -1057,7 +1152,7 @@ def check_environment(report: Report, area: str, d: Deployed) -> None:
                 v = env[name]
                 report.check(EMULATOR, area, f"{binary}: {name}={v} is a whole number from {lo} to {hi}",
                              v.isdigit() and lo <= int(v) <= hi)
-        if binary != SCHEDULED_BINARY:
+        if binary not in NON_HTTP:
             for k in seen:
                 seen[k].add(env.get(k, "") if k not in deferred else json.dumps(declared.get(k)))
     if deferred_anywhere:
@@ -1073,6 +1168,10 @@ def check_roles(report: Report, area: str, d: Deployed) -> None:
     (tid, _), = resources_of(translated, "AWS::DynamoDB::Table").items()
     table_arn = resolve.att(tid, "Arn")
     index_arns = {f"{table_arn}/index/{ix}" for ix in EXPECTED_GSIS}
+    stream_arn = resolve.atts.get((tid, "StreamArn"))
+    stream_actions = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                      "dynamodb:ListStreams"}
+    own_queue = {SCHEDULED_BINARY: dispatch_queue(translated, fids), DELIVER_BINARY: deliver_queue(translated)}
     for binary in BINARIES:
         fid = fids.get(binary)
         if fid not in created:
@@ -1112,21 +1211,22 @@ def check_roles(report: Report, area: str, d: Deployed) -> None:
             if not any(a.startswith("dynamodb:") for a in actions):
                 continue
             wild = [a for a in actions if "*" in a]
-            stray = [r for r in resources if r != table_arn and r not in index_arns]
+            on_stream = set(actions) <= stream_actions and stream_arn is not None and list(resources) == [stream_arn]
+            stray = [] if on_stream else [r for r in resources if r != table_arn and r not in index_arns]
             kind = ("indexes " + ",".join(sorted(r.rsplit("/", 1)[1] for r in resources))
-                    if resources and all(r in index_arns for r in resources) else "table")
+                    if resources and all(r in index_arns for r in resources)
+                    else "stream" if on_stream else "table")
             report.check(EMULATOR, area,
                          f"{binary}: {effect} {','.join(a.split(':', 1)[-1] for a in actions)} on the {kind}",
                          effect == "Allow" and not wild and not stray and bool(resources),
                          f"wildcard actions {wild}; resources outside the table and its indexes {stray}")
         services = sorted({a.split(":")[0] for _, actions, _, _ in actual for a in actions})
-        allowed = ["dynamodb", "sqs"] if binary == SCHEDULED_BINARY else ["dynamodb"]
+        allowed = ["dynamodb", "sqs"] if binary in NON_HTTP else ["dynamodb"]
         report.check(EMULATOR, area, f"{binary}: no other services than {'/'.join(allowed)} "
                      "(the signing keys' statement is checked in the template)",
                      set(services) <= set(allowed), f"services: {services}")
-        if binary == SCHEDULED_BINARY:
-            (qid, _), = resources_of(translated, "AWS::SQS::Queue").items()
-            dlq_arn = resolve.att(qid, "Arn")
+        if binary in NON_HTTP:
+            dlq_arn = resolve.att(own_queue[binary], "Arn")
             ok = any("sqs:SendMessage" in a and r == (dlq_arn,) for _, a, r, _ in actual)
             report.check(EMULATOR, area, f"{binary}: may send to its dead-letter queue", ok)
         attached = c["iam"].list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]
@@ -1168,15 +1268,14 @@ def check_permissions(report: Report, area: str, d: Deployed) -> None:
 
 def check_schedule(report: Report, area: str, d: Deployed) -> None:
     c, translated, created, fids, resolve = d.c, d.translated, d.created, d.fids, d.resolve
-    rules = resources_of(translated, "AWS::Events::Rule")
-    (rid, _), = rules.items()
+    rid = rule_of(translated, fids[SCHEDULED_BINARY])
     rule_name = created[rid]["PhysicalResourceId"]
     rule = c["events"].describe_rule(Name=rule_name)
     report.equal(EMULATOR, area, "schedule expression", rule.get("ScheduleExpression"), EXPECTED_SCHEDULE)
     report.equal(EMULATOR, area, "rule is enabled", rule.get("State"), "ENABLED")
     targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
     fn_arn = resolve.att(fids[SCHEDULED_BINARY], "Arn")
-    (qid, _), = resources_of(translated, "AWS::SQS::Queue").items()
+    qid = dispatch_queue(translated, fids)
     report.equal(EMULATOR, area, "one target: the dispatcher", [t["Arn"] for t in targets], [fn_arn])
     if targets:
         report.equal(EMULATOR, area, "retry policy", targets[0].get("RetryPolicy"), EXPECTED_RETRY_POLICY)
@@ -1188,18 +1287,26 @@ def check_schedule(report: Report, area: str, d: Deployed) -> None:
                  s.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")) for s in policy.get("Statement", [])]
     report.equal(EMULATOR, area, "the rule, and nothing else, may invoke the dispatcher", invokers,
                  [("events.amazonaws.com", rule["Arn"])])
+    # The delivery's retries: every minute, an event not handed over is not kept (the next one
+    # comes a minute later and finds the same due items).
+    rid = rule_of(translated, fids[DELIVER_BINARY])
+    rule = c["events"].describe_rule(Name=created[rid]["PhysicalResourceId"])
+    report.equal(EMULATOR, area, "deliver: schedule expression", rule.get("ScheduleExpression"), EXPECTED_SCHEDULE)
+    targets = c["events"].list_targets_by_rule(Rule=created[rid]["PhysicalResourceId"])["Targets"]
+    report.equal(EMULATOR, area, "deliver: one target, the deliver function", [t["Arn"] for t in targets],
+                 [resolve.att(fids[DELIVER_BINARY], "Arn")])
 
 
 def check_queue(report: Report, area: str, d: Deployed) -> None:
     c, translated, created = d.c, d.translated, d.created
-    (qid, _), = resources_of(translated, "AWS::SQS::Queue").items()
-    attrs = c["sqs"].get_queue_attributes(QueueUrl=created[qid]["PhysicalResourceId"],
-                                          AttributeNames=["All"])["Attributes"]
-    report.equal(EMULATOR, area, "message retention (14 days)", int(attrs.get("MessageRetentionPeriod", 0)),
-                 EXPECTED_DLQ_RETENTION_SECONDS)
-    report.equal(EMULATOR, area, "SSE-SQS encryption", attrs.get("SqsManagedSseEnabled"), "true")
-    report.check(EMULATOR, area, "a standard queue (EventBridge dead-letter queues cannot be FIFO)",
-                 attrs.get("FifoQueue", "false") == "false")
+    for qid in sorted(resources_of(translated, "AWS::SQS::Queue")):
+        attrs = c["sqs"].get_queue_attributes(QueueUrl=created[qid]["PhysicalResourceId"],
+                                              AttributeNames=["All"])["Attributes"]
+        report.equal(EMULATOR, area, f"{qid}: message retention (14 days)",
+                     int(attrs.get("MessageRetentionPeriod", 0)), EXPECTED_DLQ_RETENTION_SECONDS)
+        report.equal(EMULATOR, area, f"{qid}: SSE-SQS encryption", attrs.get("SqsManagedSseEnabled"), "true")
+        report.check(EMULATOR, area, f"{qid}: a standard queue (dead-letter queues of these sources cannot be FIFO)",
+                     attrs.get("FifoQueue", "false") == "false")
 
 
 def check_log_groups(report: Report, area: str, d: Deployed) -> None:
@@ -1232,8 +1339,7 @@ def check_outputs(report: Report, area: str, d: Deployed) -> None:
 def check_cross_references(report: Report, area: str, d: Deployed) -> None:
     """Template-only resources whose references must land on resources the emulator created."""
     translated, resolve = d.translated, d.resolve
-    (rid, _), = resources_of(translated, "AWS::Events::Rule").items()
-    rule_arn = resolve.att(rid, "Arn")
+    rule_arn = resolve.att(rule_of(translated, d.fids[SCHEDULED_BINARY]), "Arn")
     (pid, policy), = resources_of(translated, "AWS::SQS::QueuePolicy").items()
     for s in policy["Properties"]["PolicyDocument"].get("Statement", []):
         for op, cond in s.get("Condition", {}).items():

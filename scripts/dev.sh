@@ -21,6 +21,6 @@ TABLE_NAME="$TABLE" DYNAMODB_ENDPOINT="$ENDPOINT" ADMIN_PASSWORD="${ADMIN_PASSWO
   target/debug/habit-admin create-admin "${ADMIN_USERNAME:-admin}" "${ADMIN_EMAIL:-admin@example.com}"
 echo "admin login: ${ADMIN_USERNAME:-admin} / ${ADMIN_PASSWORD:-admin-password-change-me}"
 echo "API: http://localhost:${PORT:-9000}  (try: curl http://localhost:${PORT:-9000}/health)"
-python3 scripts/triggers.py run --api "http://127.0.0.1:${PORT:-9000}" &
+python3 scripts/triggers.py run --api "http://127.0.0.1:${PORT:-9000}" --dynamodb "$ENDPOINT" --table "$TABLE" &
 TRIGGERS_PID=$!
 cargo lambda watch --invoke-port "${PORT:-9000}" --env-vars "$(function_env "$ENDPOINT" "$TABLE")"

@@ -42,16 +42,18 @@ cargo_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/cargo-test.log
 
 step "end-to-end: cargo lambda watch + HTTP client"
 TABLE="e2e-$(date +%s)"
-cargo build --quiet -p auth -p users -p habits -p categories -p reminders -p dispatcher -p challenges
+cargo build --quiet -p auth -p users -p habits -p categories -p reminders -p dispatcher -p challenges -p deliver
 TABLE_NAME="$TABLE" target/debug/habit-admin create-table
 TABLE_NAME="$TABLE" ADMIN_PASSWORD="e2e-admin-password" target/debug/habit-admin create-admin e2eadmin e2eadmin@example.com
 start_watch "$DYNAMODB_ENDPOINT" "$TABLE" target/watch.log
 # The template's other triggers, as in `make dev` (the dispatcher every minute); its log shows each
 # invocation and the dispatcher's report.
-python3 scripts/triggers.py run --api "http://127.0.0.1:$API_PORT" >target/triggers.log 2>&1 &
+python3 scripts/triggers.py run --api "http://127.0.0.1:$API_PORT" --dynamodb "$DYNAMODB_ENDPOINT" --table "$TABLE" >target/triggers.log 2>&1 &
 TRIGGERS_PID=$!
 python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log
 e2e_passed=$(grep -Eo '^e2e: [0-9]+ passed' target/e2e.log | awk '{print $2}')
+python3 tests/e2e/webhooks.py "http://127.0.0.1:$API_PORT" | tee target/e2e-webhooks.log
+webhooks_passed=$(grep -Eo '^webhooks e2e: [0-9]+ passed' target/e2e-webhooks.log | awk '{print $3}')
 
 step "contract: Postman collection (newman) and Schemathesis against the same API"
 scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/contract.log
@@ -108,4 +110,4 @@ permissions_passed=$(grep -Eo '^permissions: [0-9]+ passed' target/permissions.l
 step "deploy rehearsal (make deploy-check): release arm64 zips, sam validate --lint, SAM transform, the stack on moto"
 make --no-print-directory deploy-check | tee target/deploy-check.log
 deploy_passed=$(grep -Eo '^deploy-check: [0-9]+ passed' target/deploy-check.log | awk '{print $2}')
-printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + webhooks_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"

@@ -17,7 +17,15 @@ Played today:
   up to `MaximumRetryAttempts`, while younger than `MaximumEventAgeInSeconds`).
   `fire` plays one delivery, now, without retries, and fails when the function fails.
 
-Anything else that can start a function (a `cron(...)` schedule, DynamoDB Streams, SQS, ...,
+- `DynamoDB` stream events: the table's stream on DynamoDB Local (which keeps one as DynamoDB
+  does), polled about twice a second from `StartingPosition`; its records pass the event's
+  `FilterCriteria` (exact values and `prefix` matches, as Lambda's filters take them), are
+  batched by `BatchSize` and handed to the function in Lambda's DynamoDB event shape. A failed
+  batch is retried `MaximumRetryAttempts` times, halved when `BisectBatchOnFunctionError`, then
+  logged as sent to its `OnFailure` destination. Needs `--dynamodb` and `--table` (or
+  `DYNAMODB_ENDPOINT` and `TABLE_NAME`).
+
+Anything else that can start a function (a `cron(...)` schedule, SQS, ...,
 or an `AWS::Events::Rule` / `AWS::Lambda::EventSourceMapping` resource of its own) makes
 `check`, `run` and `fire` fail, naming it: the template must not gain a trigger that the local
 world silently leaves out. Teach this file to play it instead.
@@ -28,6 +36,7 @@ Each invocation goes to `cargo lambda watch`'s Lambda Invoke API
 import argparse
 import datetime
 import json
+import os
 import re
 import sys
 import threading
@@ -78,6 +87,102 @@ class Trigger:
         }
 
 
+class StreamTrigger:
+    """One playable trigger: a function's DynamoDB stream event source."""
+
+    def __init__(self, function, binary, event, props):
+        self.name = f"{function}.{event}"
+        self.function, self.binary, self.event = function, binary, event
+        self.batch_size = int(props.get("BatchSize", 100))
+        self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
+        self.retries = int(props.get("MaximumRetryAttempts", -1))
+        self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
+        self.starting = props.get("StartingPosition", "LATEST")
+        filters = ((props.get("FilterCriteria") or {}).get("Filters")) or []
+        self.patterns = [json.loads(f["Pattern"]) for f in filters]
+
+    def passes(self, record):
+        return not self.patterns or any(matches(p, record) for p in self.patterns)
+
+
+def matches(pattern, value):
+    """Lambda's event filter: every key of the pattern present and matching; a list of literals
+    and `{"prefix": ...}` matchers matches a scalar equal to a literal or starting with a prefix."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and matches(v, value[k]) for k, v in pattern.items())
+    if isinstance(pattern, list):
+        for p in pattern:
+            if isinstance(p, dict) and "prefix" in p:
+                if isinstance(value, str) and value.startswith(p["prefix"]):
+                    return True
+            elif isinstance(p, dict):
+                raise ValueError(f"a filter matcher this runner does not play: {p}")
+            elif p == value:
+                return True
+        return False
+    raise ValueError(f"a filter pattern this runner does not read: {pattern!r}")
+
+
+def lambda_record(r, arn):
+    """A stream record (boto3's shape) in the shape Lambda hands to the function."""
+    d = dict(r["dynamodb"])
+    created = d.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime.datetime):
+        d["ApproximateCreationDateTime"] = created.timestamp()
+    return {"eventID": r["eventID"], "eventName": r["eventName"], "eventVersion": r.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb", "awsRegion": REGION, "dynamodb": d, "eventSourceARN": arn}
+
+
+def play_stream(api, t, endpoint, table):
+    """Polls the table's stream and hands each batch to the function, as Lambda's poller does."""
+    import boto3
+    opts = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+    arn = boto3.client("dynamodb", **opts).describe_table(TableName=table)["Table"].get("LatestStreamArn")
+    if not arn:
+        log(f"{t.name}: table {table} has no stream; nothing to play")
+        return
+    streams = boto3.client("dynamodbstreams", **opts)
+    iterators, seen, first = {}, set(), True
+    log(f"playing {t.name} from {arn} into {t.binary} (batches of {t.batch_size}, {len(t.patterns)} filter(s))")
+    while True:
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            sid = shard["ShardId"]
+            if sid not in seen:
+                seen.add(sid)
+                kind = t.starting if first else "TRIM_HORIZON"  # a shard born later is read from its start
+                iterators[sid] = streams.get_shard_iterator(StreamArn=arn, ShardId=sid, ShardIteratorType=kind)["ShardIterator"]
+        first = False
+        records = []
+        for sid, it in list(iterators.items()):
+            if it is None:
+                continue
+            out = streams.get_records(ShardIterator=it, Limit=1000)
+            iterators[sid] = out.get("NextShardIterator")
+            records += [lambda_record(r, arn) for r in out.get("Records", []) if t.passes(r)]
+        for i in range(0, len(records), t.batch_size):
+            hand_over(api, t, records[i:i + t.batch_size], 0)
+        time.sleep(max(0.5, t.window))
+
+
+def hand_over(api, t, batch, tries):
+    t0 = time.monotonic()
+    outcome, answer = invoke(api, t, {"Records": batch})
+    log(f"{t.name} -> {t.binary} ({len(batch)} records, attempt {tries + 1}):", outcome.upper() if outcome != "ok" else "ok",
+        f"in {int((time.monotonic() - t0) * 1000)} ms:", answer.strip())
+    if outcome == "ok":
+        return
+    if t.retries >= 0 and tries >= t.retries:
+        log(f"{t.name}: {len(batch)} records failed every try (in AWS: to the OnFailure destination)")
+        return
+    time.sleep(1)
+    if t.bisect and len(batch) > 1:
+        half = len(batch) // 2
+        hand_over(api, t, batch[:half], tries + 1)
+        hand_over(api, t, batch[half:], tries + 1)
+    else:
+        hand_over(api, t, batch, tries + 1)
+
+
 def read_triggers(path):
     """Returns (playable triggers, [why each unplayable trigger cannot be played])."""
     with open(path) as f:
@@ -96,6 +201,18 @@ def read_triggers(path):
             if etype == "HttpApi":
                 continue  # served by `cargo lambda watch`'s router (checked by tests/tests/api/infra.rs)
             where = f"{name}.{event}"
+            if etype == "DynamoDB":
+                if not binary:
+                    unplayable.append(f"{where}: the function has no Metadata.BuildProperties.Binary")
+                elif props.get("Enabled") is not False:
+                    try:
+                        stream = StreamTrigger(name, binary, event, props)
+                        for p in stream.patterns:
+                            matches(p, {})  # refuses a matcher this runner cannot play, now
+                        playable.append(stream)
+                    except (ValueError, KeyError) as e:
+                        unplayable.append(f"{where}: {e}")
+                continue
             if etype != "Schedule":
                 unplayable.append(f"{where}: event type {etype} is not played locally")
                 continue
@@ -172,8 +289,12 @@ def deliver(api, trigger, at):
         time.sleep(wait)
 
 
-def run(api, triggers):
-    """Plays every trigger on its period's boundaries of the wall clock, until stopped."""
+def run(api, triggers, endpoint, table):
+    """Plays every trigger: schedules on their period's boundaries of the wall clock, streams as
+    they are written, until stopped."""
+    for t in [t for t in triggers if isinstance(t, StreamTrigger)]:
+        threading.Thread(target=play_stream, args=(api, t, endpoint, table), daemon=True).start()
+    triggers = [t for t in triggers if not isinstance(t, StreamTrigger)]
     for t in triggers:
         log(f"playing {t.name} every {t.period} s against {api} (function {t.binary})")
     due = {t.name: _next_boundary(t.period) for t in triggers}
@@ -198,6 +319,8 @@ def main():
     p.add_argument("name", nargs="?", help="fire: only this trigger (Function.Event)")
     p.add_argument("--template", default=DEFAULT_TEMPLATE)
     p.add_argument("--api", default="http://127.0.0.1:9000", help="cargo lambda watch's address")
+    p.add_argument("--dynamodb", default=os.environ.get("DYNAMODB_ENDPOINT"), help="DynamoDB Local (for streams)")
+    p.add_argument("--table", default=os.environ.get("TABLE_NAME"), help="the table (for streams)")
     a = p.parse_args()
     triggers, unplayable = read_triggers(a.template)
     if unplayable:
@@ -208,12 +331,17 @@ def main():
         sys.exit(1)
     if a.command == "check":
         for t in triggers:
-            print(f"triggers: {t.name} plays every {t.period} s into {t.binary}")
+            if isinstance(t, StreamTrigger):
+                print(f"triggers: {t.name} plays the table's stream into {t.binary}")
+            else:
+                print(f"triggers: {t.name} plays every {t.period} s into {t.binary}")
         print(f"triggers: {len(triggers)} playable, 0 not")
     elif a.command == "run":
-        run(a.api.rstrip("/"), triggers)
+        if any(isinstance(t, StreamTrigger) for t in triggers) and not (a.dynamodb and a.table):
+            sys.exit("triggers: a stream trigger needs --dynamodb and --table (or DYNAMODB_ENDPOINT and TABLE_NAME)")
+        run(a.api.rstrip("/"), triggers, a.dynamodb, a.table)
     else:
-        chosen = [t for t in triggers if a.name in (None, t.name)]
+        chosen = [t for t in triggers if a.name in (None, t.name) and not isinstance(t, StreamTrigger)]
         if not chosen:
             sys.exit(f"triggers: no trigger named {a.name!r} (have: {', '.join(t.name for t in triggers)})")
         now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)

@@ -22,6 +22,8 @@ pub struct Config {
     pub log_level: tracing::Level,
     /// Timeouts and retries of DynamoDB calls (`DYNAMODB_*_TIMEOUT_MS`, `DYNAMODB_MAX_ATTEMPTS`).
     pub dynamodb: crate::storage::Tuning,
+    /// How webhooks are sent (`WEBHOOK_TIMEOUT_MS`, `WEBHOOK_ALLOW_PRIVATE`).
+    pub webhooks: crate::webhooks::Settings,
 }
 
 /// What the HTTP functions need on top: every one checks access tokens and signs cursors; auth
@@ -121,6 +123,7 @@ impl Config {
             dynamodb_endpoint,
             log_level: log_level(get("LOG_LEVEL").as_deref())?,
             dynamodb: crate::storage::Tuning::from_vars(vars)?,
+            webhooks: crate::webhooks::Settings::from_vars(vars)?,
         })
     }
 

@@ -12,6 +12,9 @@
 //! | HabitCategory   | `USER#<user_id>`    | `HABIT#<habit>#CAT#<category>` | `CATEGORY#<category>` | `USER#<user_id>#HABIT#<habit>` |
 //! | Category        | `CATEGORY#<cat>`    | `CATEGORY`           | `CATEGORIES` | `NAME#<lower name>#<cat>`            |
 //! | CategoryGuard   | `CATEGORYNAME#<lower name>` | `GUARD`      |         |                                           |
+//! | Webhook         | `USER#<user_id>`    | `WEBHOOK#<webhook>`  |         |                                           |
+//! | Outbox          | `USER#<user_id>`    | `OUTBOX#<event>`     | `OUTBOX#<shard>` | `<next attempt>#<event>`         |
+//! | Delivery        | `USER#<user_id>`    | `DELIVERY#<webhook>#<event>` | `DEAD_DELIVERIES` (given up) | `<when>#<SK>`  |
 //!
 //! GSI2 (`GSI2PK`, `GSI2SK`) holds a user's habits and entries by day: habits at
 //! `GSI2PK = USER#<user_id>, GSI2SK = HABIT#<habit>`, entries at `DAY#<yyyy-mm-dd>#<habit>`. As no
@@ -249,12 +252,16 @@ pub fn notification(user_id: &str, notification_id: &str) -> Key {
 /// The due-index shard of a reminder (FNV-1a of its id): spreads one minute's reminders over
 /// `DUE_SHARDS` GSI partitions.
 pub fn due_shard(reminder_id: &str) -> u32 {
+    fnv1a(reminder_id) % DUE_SHARDS
+}
+
+fn fnv1a(text: &str) -> u32 {
     let mut h: u32 = 0x811c_9dc5;
-    for b in reminder_id.bytes() {
+    for b in text.bytes() {
         h ^= u32::from(b);
         h = h.wrapping_mul(0x0100_0193);
     }
-    h % DUE_SHARDS
+    h
 }
 
 /// GSI1 partition of a due-index shard.
@@ -271,6 +278,49 @@ pub fn due_gsi1sk(at: chrono::DateTime<chrono::Utc>, reminder_id: &str) -> Strin
 pub fn due_upper(now: chrono::DateTime<chrono::Utc>) -> String {
     format!("{:012}#~", now.timestamp())
 }
+
+/// A user's webhook endpoint.
+pub fn webhook(user_id: &str, webhook_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{WEBHOOK}{webhook_id}"))
+}
+
+pub const WEBHOOK: &str = "WEBHOOK#";
+pub const OUTBOX: &str = "OUTBOX#";
+pub const DELIVERY: &str = "DELIVERY#";
+
+/// An event waiting to be delivered (written in the transaction that made the event).
+pub fn outbox(user_id: &str, event_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{OUTBOX}{event_id}"))
+}
+
+/// One event's delivery to one webhook, with its attempts.
+pub fn delivery(user_id: &str, webhook_id: &str, event_id: &str) -> Key {
+    Key::new(user_pk(user_id), delivery_sk(webhook_id, event_id))
+}
+
+pub fn delivery_sk(webhook_id: &str, event_id: &str) -> String {
+    format!("{DELIVERY}{webhook_id}#{event_id}")
+}
+
+/// The `begins_with` prefix of a webhook's deliveries (sorted by event id: oldest first).
+pub fn deliveries_prefix(webhook_id: &str) -> String {
+    format!("{DELIVERY}{webhook_id}#")
+}
+
+/// Number of shards of the outbox's due index (GSI1 `OUTBOX#<shard>`), as the reminders' due index.
+pub const OUTBOX_SHARDS: u32 = 16;
+
+/// GSI1 partition of an outbox item: spread by its event id.
+pub fn outbox_gsi1pk(event_id: &str) -> String {
+    format!("OUTBOX#{:02}", fnv1a(event_id) % OUTBOX_SHARDS)
+}
+
+pub fn outbox_shard_gsi1pk(shard: u32) -> String {
+    format!("OUTBOX#{shard:02}")
+}
+
+/// GSI1 partition of the deliveries that ran out of attempts (the dead-letter list).
+pub const DEAD_DELIVERIES_GSI1PK: &str = "DEAD_DELIVERIES";
 
 pub const CHALLENGES_GSI1PK: &str = "CHALLENGES";
 pub const CHALLENGE_SK: &str = "CHALLENGE";

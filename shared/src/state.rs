@@ -15,6 +15,9 @@ pub struct Inner {
     pub cursors: CursorKey,
     pub config: Config,
     pub auth: AuthConfig,
+    /// Built on first use (it reads the platform's root certificates): only `POST
+    /// /me/webhooks/{id}/test` sends from a request.
+    webhooks: std::sync::OnceLock<crate::webhooks::Sender>,
 }
 
 #[derive(Clone)]
@@ -35,7 +38,13 @@ impl AppState {
             cursors: CursorKey::derive(&auth.signing_keys),
             config,
             auth,
+            webhooks: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The webhook sender of this process.
+    pub fn webhook_sender(&self) -> &crate::webhooks::Sender {
+        self.webhooks.get_or_init(|| crate::webhooks::Sender::new(self.config.webhooks.clone()))
     }
 
     /// Reads the configuration from the environment (and the signing keys from Secrets Manager

@@ -75,6 +75,9 @@ fn template_resource(v: &Y) -> Result<String, String> {
             if let Some(logical) = s.strip_suffix(".Arn") {
                 return Ok(logical.to_owned());
             }
+            if let Some(logical) = s.strip_suffix(".StreamArn") {
+                return Ok(format!("{logical}/stream"));
+            }
         }
         if let (true, Some(s)) = (tag == "!Sub", t.value.as_str()) {
             if let Some(rest) = s.strip_prefix("${") {
@@ -181,6 +184,39 @@ pub fn start_needs(template: &Y) -> BTreeSet<Call> {
         }
     }
     out
+}
+
+/// The actions Lambda's event source mappings take with a function's role, read from its
+/// events rather than recorded (the cloud's pollers, which `scripts/triggers.py` plays locally):
+/// a `DynamoDB` stream event needs the stream's four read actions, and its `OnFailure`
+/// destination `sqs:SendMessage` on that queue.
+pub fn event_source_needs(template: &Y) -> Result<BTreeSet<Call>, String> {
+    let mut out = BTreeSet::new();
+    for (name, f) in crate::template::functions(template) {
+        let Some(binary) = crate::template::binary(f) else { continue };
+        let Some(events) = f["Properties"]["Events"].as_mapping() else { continue };
+        for (event, e) in events {
+            if e["Type"] != "DynamoDB" {
+                continue;
+            }
+            let need = |action: &str, resource: String| Call {
+                caller: binary.to_owned(),
+                operation: format!("{} event source mapping", event.as_str().unwrap_or("?")),
+                action: action.to_owned(),
+                resource,
+            };
+            let stream = template_resource(&e["Properties"]["Stream"]).map_err(|e| format!("{name}: {e}"))?;
+            for action in ["DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"] {
+                out.insert(need(&format!("dynamodb:{action}"), stream.clone()));
+            }
+            let failure = &e["Properties"]["DestinationConfig"]["OnFailure"];
+            if !failure.is_null() {
+                let queue = template_resource(&failure["Destination"]).map_err(|e| format!("{name}: {e}"))?;
+                out.insert(need("sqs:SendMessage", queue));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What the check found for one caller.

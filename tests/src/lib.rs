@@ -81,10 +81,16 @@ pub fn client_of(caller: &str, config: &Config, calls: &CallCounter) -> Client {
 
 /// The test configuration of `table`.
 pub fn config(table: &str) -> Config {
-    let vars: HashMap<String, String> = [("TABLE_NAME", table), ("DYNAMODB_ENDPOINT", endpoint())]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    // Webhook receivers of the tests listen on loopback, and a hanging one is given up quickly.
+    let vars: HashMap<String, String> = [
+        ("TABLE_NAME", table),
+        ("DYNAMODB_ENDPOINT", endpoint()),
+        ("WEBHOOK_ALLOW_PRIVATE", "true"),
+        ("WEBHOOK_TIMEOUT_MS", "1000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let mut config = Config::from_vars(&vars).expect("test config");
     config.dynamodb = local_tuning();
     config
@@ -231,6 +237,8 @@ pub struct TestApp {
     pub functions: Vec<Function>,
     /// The table as the reminder dispatcher reaches it (its calls recorded as the dispatcher's).
     pub dispatcher: shared::storage::Db,
+    /// The table as the deliver function reaches it (its calls recorded as its own).
+    pub deliver: shared::storage::Db,
 }
 
 impl TestApp {
@@ -242,11 +250,12 @@ impl TestApp {
         let table = format!("t-{}", ulid::Ulid::new());
         let calls = CallCounter::default();
         let client = client(&calls);
-        shared::storage::table::create_table(&client, &table).await.expect("create table");
+        shared::storage::table::create_table_without_stream(&client, &table).await.expect("create table");
         let state = AppState::new(config(&table), auth(), client.clone());
         let functions = functions(&config(&table), &auth(), &calls);
         let dispatcher = shared::storage::Db::new(client_of("dispatcher", &config(&table), &calls), table.clone());
-        TestApp { table, client, calls, state, functions, dispatcher }
+        let deliver = shared::storage::Db::new(client_of("deliver", &config(&table), &calls), table.clone());
+        TestApp { table, client, calls, state, functions, dispatcher, deliver }
     }
 
     /// The same world served by functions that sign and verify with the key set `keys_json`
@@ -259,6 +268,7 @@ impl TestApp {
             state: self.state.clone(),
             functions: functions(&config(&self.table), &auth_config(&[("JWT_KEYS", keys_json)]), &self.calls),
             dispatcher: self.dispatcher.clone(),
+            deliver: self.deliver.clone(),
         }
     }
 
@@ -276,6 +286,7 @@ impl TestApp {
             state: self.state.clone(),
             functions: functions(&config, &auth(), &self.calls),
             dispatcher: shared::storage::Db::new(client_of("dispatcher", &config, &self.calls), self.table.clone()),
+            deliver: shared::storage::Db::new(client_of("deliver", &config, &self.calls), self.table.clone()),
         }
     }
 

@@ -93,7 +93,8 @@ pub(crate) async fn put_entry(
     c.finish()?;
     let Some(status) = status else { return Err(ApiError::internal("status checked but missing")) };
     let fields = EntryFields { status, note: b.note, unit_completed: b.unit_completed.map(round_amount) };
-    let entry = state.db.record_entry(&habit, date, fields).await?;
+    let event = me.user.webhook_events.iter().any(|t| t.from_entries());
+    let entry = state.db.record_entry(&habit, date, fields, event).await?;
     Ok(axum::Json(entry_view(&entry)))
 }
 

@@ -15,7 +15,7 @@ use shared::{
     http::{is_ulid, noun, nullable, Id, Json, PageBody, Paging, Query},
     idempotency::{created, IdempotencyHeader, Keyed},
     models::{EntryFields, EntryItem, HabitCategoryItem, HabitFields, HabitItem, Target},
-    schedule::{self, Frequency, Stats, Status},
+    schedule::{Frequency, Stats, Status},
     ApiError, ApiJson, ApiResult, AppState,
 };
 use utoipa::ToSchema;

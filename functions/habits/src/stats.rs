@@ -18,12 +18,7 @@ pub(crate) struct StatsView {
 pub(crate) async fn get_stats(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> ApiJson<StatsView> {
     let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
     let today = me.user.today();
-    let marks = found
-        .entries
-        .iter()
-        .map(|e| (e.date, schedule::Mark { status: e.status, units: e.unit_completed.unwrap_or(0.0) }))
-        .collect();
-    let stats = schedule::stats(&found.habit.schedule(), &marks, today);
+    let stats = found.stats(today);
     Ok(axum::Json(StatsView {
         habit_id: id.into_string(),
         as_of: today,

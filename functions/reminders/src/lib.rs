@@ -1,4 +1,7 @@
-//! `functions/reminders`: reminders for one's own habits, and the notifications they produce.
+//! `functions/reminders`: reminders for one's own habits, the notifications they produce, and
+//! the webhooks that carry events out (`webhooks`).
+
+mod webhooks;
 
 use axum::{
     extract::State,
@@ -12,12 +15,13 @@ use shared::{
     domain::{Checker, TimeZone},
     http::{is_ulid, noun, Id, Json, PageBody, Paging, Query},
     idempotency::{created, IdempotencyHeader, Keyed},
-    models::{NotificationItem, ReminderItem, ReminderSpec},
+    models::{NotificationItem, NotificationKind, ReminderItem, ReminderSpec},
     reminder_time,
     schedule::Day,
     ApiError, ApiJson, ApiResult, AppState,
 };
 use utoipa::ToSchema;
+use webhooks::*;
 
 shared::routes![
     create_reminder,
@@ -28,6 +32,13 @@ shared::routes![
     list_notifications,
     mark_notification,
     read_all,
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    patch_webhook,
+    delete_webhook,
+    test_webhook,
+    list_deliveries,
 ];
 
 pub const MESSAGE_MAX: usize = 200;
@@ -252,8 +263,12 @@ async fn delete_reminder(State(state): State<AppState>, me: AuthUser, id: Id<nou
 #[derive(Serialize, ToSchema)]
 struct NotificationView {
     notification_id: String,
-    reminder_id: String,
-    habit_id: String,
+    kind: NotificationKind,
+    /// The reminder that fired (`kind: reminder`).
+    reminder_id: Option<String>,
+    habit_id: Option<String>,
+    /// The webhook switched off (`kind: webhook_disabled`).
+    webhook_id: Option<String>,
     message: String,
     occurrence_at: DateTime<Utc>,
     fired_at: DateTime<Utc>,
@@ -264,8 +279,10 @@ struct NotificationView {
 fn notification_view(n: &NotificationItem) -> NotificationView {
     NotificationView {
         notification_id: n.notification_id.clone(),
+        kind: n.kind,
         reminder_id: n.reminder_id.clone(),
         habit_id: n.habit_id.clone(),
+        webhook_id: n.webhook_id.clone(),
         message: n.message.clone(),
         occurrence_at: n.occurrence_at,
         fired_at: n.fired_at,

@@ -176,7 +176,7 @@ pub mod noun {
     }
     nouns! {
         Habit = "habit", Category = "category", Challenge = "challenge", Membership = "membership",
-        Reminder = "reminder", Notification = "notification", User = "user",
+        Reminder = "reminder", Notification = "notification", User = "user", Webhook = "webhook",
         LinkedCategory = "category" in "category_id",
     }
 }

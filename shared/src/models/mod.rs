@@ -34,11 +34,12 @@ macro_rules! item {
 
 mod categories;
 mod challenges;
+mod delivery;
 mod habits;
 mod reminders;
 mod users;
 
-pub use {categories::*, challenges::*, habits::*, reminders::*, users::*};
+pub use {categories::*, challenges::*, delivery::*, habits::*, reminders::*, users::*};
 
 #[cfg(test)]
 mod tests {

@@ -93,8 +93,17 @@ item! {
     pub struct NotificationItem [pk: "PK", sk: "SK"] {
         pub notification_id: String,
         pub user_id: String,
-        pub reminder_id: String,
-        pub habit_id: String,
+        /// What it tells of; notifications written before kinds existed are reminders.
+        #[serde(default)]
+        pub kind: NotificationKind,
+        /// The reminder that fired (`kind: reminder`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reminder_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub habit_id: Option<String>,
+        /// The webhook switched off (`kind: webhook_disabled`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webhook_id: Option<String>,
         pub message: String,
         /// When the reminder was due.
         pub occurrence_at: DateTime<Utc>,
@@ -113,11 +122,7 @@ impl NotificationItem {
 
     /// The deterministic id of a reminder's occurrence.
     pub fn id_for(reminder_id: &str, occurrence: DateTime<Utc>) -> String {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(format!("{reminder_id}@{}", occurrence.timestamp()).as_bytes());
-        let mut random = [0u8; 16];
-        random[6..].copy_from_slice(&digest[..10]);
-        ulid::Ulid::from_parts(occurrence.timestamp_millis().max(0) as u64, u128::from_be_bytes(random)).to_string()
+        super::derived_event_id(occurrence, &format!("{reminder_id}@{}", occurrence.timestamp()))
     }
 
     pub fn new(reminder: &ReminderItem, occurrence: DateTime<Utc>, fired_at: DateTime<Utc>) -> Self {
@@ -129,14 +134,69 @@ impl NotificationItem {
             entity: Self::ENTITY.into(),
             notification_id: id,
             user_id: reminder.user_id.clone(),
-            reminder_id: reminder.reminder_id.clone(),
-            habit_id: reminder.habit_id.clone(),
+            kind: NotificationKind::Reminder,
+            reminder_id: Some(reminder.reminder_id.clone()),
+            habit_id: Some(reminder.habit_id.clone()),
+            webhook_id: None,
             message: reminder.message.clone(),
             occurrence_at: occurrence,
             fired_at,
             late: fired_at - occurrence >= chrono::Duration::seconds(60),
             read: false,
             expires_at_epoch: (fired_at + chrono::Duration::days(Self::TTL_DAYS)).timestamp(),
+        }
+    }
+}
+
+/// What a notification tells of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A reminder fired.
+    #[default]
+    Reminder,
+    /// One of the user's webhooks was switched off after a run of failed deliveries.
+    WebhookDisabled,
+}
+
+impl NotificationItem {
+    /// The `data` of its `reminder.fired` event.
+    pub fn event_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "notification_id": self.notification_id,
+            "reminder_id": self.reminder_id,
+            "habit_id": self.habit_id,
+            "message": self.message,
+            "occurrence_at": self.occurrence_at,
+            "fired_at": self.fired_at,
+            "late": self.late,
+        })
+    }
+
+    /// Tells the user that the delivery switched off one of their webhooks (`now`: when). Its id
+    /// is made from the webhook and its version, so a repeat of the switch-off tells once.
+    pub fn webhook_disabled(hook: &super::WebhookItem, now: DateTime<Utc>) -> Self {
+        let id = super::derived_event_id(now, &format!("{}@{}", hook.webhook_id, hook.version));
+        let key = keys::notification(&hook.user_id, &id);
+        NotificationItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            notification_id: id,
+            user_id: hook.user_id.clone(),
+            kind: NotificationKind::WebhookDisabled,
+            reminder_id: None,
+            habit_id: None,
+            webhook_id: Some(hook.webhook_id.clone()),
+            message: format!(
+                "Your webhook {} was switched off after {} failed deliveries in a row; switch it on again with PATCH /me/webhooks/{}",
+                hook.url, hook.consecutive_failures, hook.webhook_id
+            ),
+            occurrence_at: now,
+            fired_at: now,
+            late: false,
+            read: false,
+            expires_at_epoch: (now + chrono::Duration::days(Self::TTL_DAYS)).timestamp(),
         }
     }
 }

@@ -23,6 +23,11 @@ item! {
         /// Bumped by a password change, role change or deactivation: access tokens carrying an older
         /// value are rejected at once.
         pub token_version: u64,
+        /// The event types some enabled webhook of the user takes, kept by the webhook changes'
+        /// transactions: a change that can make an event writes its outbox item only when
+        /// somebody will receive it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub webhook_events: Vec<super::EventType>,
         /// Optimistic-concurrency version of this item.
         pub version: u64,
         pub created_at: DateTime<Utc>,
@@ -73,6 +78,7 @@ impl UserItem {
             role,
             is_active: true,
             token_version: 0,
+            webhook_events: Vec::new(),
             version: 1,
             created_at: now,
             updated_at: now,

@@ -44,6 +44,14 @@ impl Db {
         self.get(&keys::challenge(id), true).await
     }
 
+    /// Challenges by id, whatever their status (those gone are left out).
+    pub async fn challenges_by_id<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<ChallengeItem>, ApiError> {
+        self.batch_get(&ids.map(keys::challenge).collect::<Vec<_>>()).await
+    }
+
     /// Replaces a challenge read as `current` (fails if it changed or someone joined or left).
     pub async fn update_challenge(&self, c: &ChallengeItem, current: &ChallengeItem) -> Result<(), ApiError> {
         let vals = values([(":v", n(current.version)), (":pc", n(current.participant_count))]);

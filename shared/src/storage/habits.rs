@@ -5,7 +5,9 @@ use crate::idempotency::RequestItem;
 use crate::{
     error::ApiError,
     keys,
-    models::{CategoryItem, EntryFields, EntryItem, HabitCategoryItem, HabitItem, MembershipItem},
+    models::{
+        CategoryItem, EntryFields, EntryItem, EventType, HabitCategoryItem, HabitItem, MembershipItem, OutboxItem,
+    },
 };
 use aws_sdk_dynamodb::types::TransactWriteItem;
 
@@ -26,6 +28,18 @@ pub struct HabitWith {
     pub habit: HabitItem,
     pub category_ids: Vec<String>,
     pub entries: Vec<EntryItem>,
+}
+
+impl HabitWith {
+    /// The habit's statistics as of `today` (its entries read with it).
+    pub fn stats(&self, today: NaiveDate) -> crate::schedule::Stats {
+        let marks = self
+            .entries
+            .iter()
+            .map(|e| (e.date, crate::schedule::Mark { status: e.status, units: e.unit_completed.unwrap_or(0.0) }))
+            .collect();
+        crate::schedule::stats(&self.habit.schedule(), &marks, today)
+    }
 }
 
 fn entity(item: &Item) -> Option<&str> {
@@ -238,18 +252,34 @@ impl Db {
     /// membership the habit backs, in one transaction. Conditions: the habit is as read (dates,
     /// target, and the membership set: `version`, `membership_rev`), the entry is as read, and
     /// each membership still exists. Every entry write bumps the habit's `entries_rev`.
+    ///
+    /// With `event`, the entry's `entry.recorded` event goes to the outbox in the same transaction
+    /// (when a webhook of the user takes it or an event derived from it).
     pub async fn record_entry(
         &self,
         habit: &HabitItem,
         date: NaiveDate,
         fields: EntryFields,
+        event: bool,
     ) -> Result<EntryItem, ApiError> {
         let (old, memberships) = self.entry_and_memberships(habit, date).await?;
-        let entry = EntryItem::new(habit, date, fields, old.as_ref(), chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let entry = EntryItem::new(habit, date, fields, old.as_ref(), now);
         let done = |e: Option<&EntryItem>| i64::from(e.is_some_and(|e| e.status == crate::schedule::Status::Done));
         let delta = done(Some(&entry)) - done(old.as_ref());
         let mut ops = vec![self.habit_rev_op(habit, true)?, self.entry_put_op(&entry, old.as_ref())?];
         ops.extend(self.progress_ops(&memberships, date, delta)?);
+        if event {
+            let data = serde_json::json!({
+                "habit_id": entry.habit_id,
+                "date": entry.date,
+                "status": entry.status,
+                "unit_completed": entry.unit_completed,
+                "note": entry.note,
+            });
+            let id = ulid::Ulid::new().to_string();
+            ops.push(self.outbox_op(&OutboxItem::new(&habit.user_id, id, EventType::EntryRecorded, &data, now))?);
+        }
         self.transact(ops).await.map_err(entry_conflict)?;
         Ok(entry)
     }

@@ -4,6 +4,7 @@
 pub mod categories;
 pub mod challenges;
 pub mod counter;
+pub mod delivery;
 pub mod habits;
 pub mod limits;
 pub mod reminders;

@@ -6,7 +6,7 @@ use super::{
 use crate::{
     error::ApiError,
     keys,
-    models::{NotificationItem, ReminderItem},
+    models::{EventType, NotificationItem, OutboxItem, ReminderItem},
 };
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -161,8 +161,9 @@ impl Db {
 
     /// Fires one occurrence, exactly once: in one transaction the reminder moves from `occurrence`
     /// to `next` (condition: still at `occurrence` and active), the notification is written
-    /// (condition: not there yet), and the habit (active, started, not ended on `local_date`) and
-    /// the user (active) are checked.
+    /// (condition: not there yet) with its `reminder.fired` event in the outbox (named by the
+    /// notification's id), and the habit (active, started, not ended on `local_date`) and the
+    /// user (active) are checked.
     pub async fn fire_reminder(
         &self,
         r: &ReminderItem,
@@ -199,11 +200,19 @@ impl Db {
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .build()
             .map_err(ApiError::internal)?;
+        let event = OutboxItem::new(
+            &r.user_id,
+            notification.notification_id.clone(),
+            EventType::ReminderFired,
+            &notification.event_data(),
+            now,
+        );
         let ops = vec![
             advance,
             self.put_op(&notification, Some("attribute_not_exists(PK)"))?,
             TransactWriteItem::builder().condition_check(habit).build(),
             TransactWriteItem::builder().condition_check(user).build(),
+            self.outbox_op(&event)?,
         ];
         match self.transact(ops).await {
             Ok(()) => Ok(FireOutcome::Fired),

@@ -32,9 +32,10 @@ fn main() -> ExitCode {
         .expect("admin policy is JSON");
     let template = habit_tests::template::load(&template);
     let verdicts = iam::read_calls(&dir)
-        .map(|mut calls| {
+        .and_then(|mut calls| {
             calls.extend(iam::start_needs(&template));
-            calls
+            calls.extend(iam::event_source_needs(&template)?);
+            Ok(calls)
         })
         .and_then(|calls| Ok((iam::policies(&template, &admin)?, calls)))
         .and_then(|(policies, calls)| iam::check(&policies, &calls).map(|v| (v, calls.len())));

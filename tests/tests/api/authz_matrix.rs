@@ -98,6 +98,10 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         | ("GET", "/categories/{id}/habits" | "/challenges/{id}/participants") => (O::Catalogue, P::Admin),
         ("POST", "/challenges/{id}/join") => (O::Owned, P::Owner), // the habit named in the body
         ("DELETE", "/challenges/{id}/membership") => (O::Catalogue, P::Member),
+        ("POST" | "GET", "/me/webhooks") => (O::None, P::SignedIn),
+        ("GET" | "PATCH" | "DELETE", "/me/webhooks/{id}")
+        | ("POST", "/me/webhooks/{id}/test")
+        | ("GET", "/me/webhooks/{id}/deliveries") => (O::Owned, P::Owner),
         _ => return None,
     })
 }
@@ -146,6 +150,7 @@ struct Objects {
     habit: String,
     reminder: String,
     notification: String,
+    webhook: String,
 }
 
 /// The world every route is tried in: three active users, a deactivated one, an admin, and
@@ -184,11 +189,21 @@ async fn objects_of(app: &TestApp, s: &Session, today: &str) -> Objects {
         Some(json!({"habit_id": h, "reminder_time": "07:00", "repeat_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "time_zone": "UTC", "message": "Walk"})),
     )
     .await;
+    // An endpoint nothing listens on: a test delivery to it answers, having failed.
+    let w = ok(
+        app,
+        "POST",
+        "/me/webhooks",
+        &s.access,
+        Some(json!({"url": "http://127.0.0.1:9/hook", "event_types": ["reminder.fired"]})),
+    )
+    .await;
     Objects {
         user: s.user_id.clone(),
         habit: h,
         reminder: r["reminder_id"].as_str().unwrap().to_owned(),
         notification: String::new(),
+        webhook: w["webhook_id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -292,7 +307,8 @@ impl World {
                 user: missing.clone(),
                 habit: missing.clone(),
                 reminder: missing.clone(),
-                notification: missing,
+                notification: missing.clone(),
+                webhook: missing,
             },
             Owner::NoOne => Objects::default(),
         }
@@ -308,6 +324,7 @@ impl World {
             p if p.starts_with("/habits/") => ids.habit.clone(),
             p if p.starts_with("/reminders/") => ids.reminder.clone(),
             p if p.starts_with("/me/notifications/") => ids.notification.clone(),
+            p if p.starts_with("/me/webhooks/") => ids.webhook.clone(),
             p if p.starts_with("/categories/") => catalogue(&self.category),
             p if p.starts_with("/challenges/") && object == Object::Catalogue => catalogue(&self.challenge),
             _ => self.challenge.clone(),
@@ -336,6 +353,10 @@ impl World {
             ),
             ("PATCH", "/reminders/{id}") => Some(json!({"message": "Read now"})),
             ("PATCH", "/me/notifications/{id}") => Some(json!({"read": true})),
+            ("POST", "/me/webhooks") => {
+                Some(json!({"url": "https://hooks.example.com/h", "event_types": ["entry.recorded"]}))
+            }
+            ("PATCH", "/me/webhooks/{id}") => Some(json!({"description": "d"})),
             ("POST", "/categories") => Some(json!({"name": format!("c{unique}")})),
             ("PATCH", "/categories/{id}") => Some(json!({"description": "d"})),
             ("POST", "/challenges") => {

@@ -15,7 +15,7 @@ fn utc(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-async fn habit(app: &TestApp, s: &Session, extra: serde_json::Value) -> String {
+pub(crate) async fn habit(app: &TestApp, s: &Session, extra: serde_json::Value) -> String {
     let mut body = json!({"title": "Gym", "frequency": {"type": "daily"}, "start_date": "2026-01-01"});
     body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     let r = app.call("POST", "/habits", Some(&s.access), Some(body)).await;
@@ -24,7 +24,7 @@ async fn habit(app: &TestApp, s: &Session, extra: serde_json::Value) -> String {
 }
 
 /// A reminder armed as of `after` (written directly, so tests can place it anywhere in time).
-async fn armed(
+pub(crate) async fn armed(
     app: &TestApp,
     s: &Session,
     habit_id: &str,
@@ -55,7 +55,7 @@ async fn reminder_now(app: &TestApp, r: &ReminderItem) -> ReminderItem {
     app.state.db.get_reminder(&r.user_id, &r.reminder_id).await.unwrap().unwrap()
 }
 
-const ALL: [Day; 7] = [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri, Day::Sat, Day::Sun];
+pub(crate) const ALL: [Day; 7] = [Day::Mon, Day::Tue, Day::Wed, Day::Thu, Day::Fri, Day::Sat, Day::Sun];
 
 /// Arms a reminder after `after`, checks its first fire time, fires it there, and returns it.
 async fn fire_first(

@@ -15,6 +15,7 @@ fn noun(path: &str, param: &str) -> &'static str {
         (_, Some("challenges"), _) => "challenge",
         (_, Some("reminders"), _) => "reminder",
         (_, Some("me"), Some("notifications")) => "notification",
+        (_, Some("me"), Some("webhooks")) => "webhook",
         (_, Some("users"), _) => "user",
         _ => panic!("{path}: which noun does {{{param}}} name? (add it here)"),
     }

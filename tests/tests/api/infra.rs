@@ -172,6 +172,7 @@ fn template_table_matches_the_local_table_definition() {
     assert_eq!(tbl["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
     assert_eq!(tbl["DeletionProtectionEnabled"], true);
     assert_eq!(tbl["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(shared::keys::TTL_ATTRIBUTE));
+    assert_eq!(tbl["StreamSpecification"]["StreamViewType"].as_str(), Some(table::STREAM_VIEW.as_str()));
     let mut attrs: Vec<(&str, &str)> = tbl["AttributeDefinitions"]
         .as_sequence()
         .unwrap()

@@ -18,3 +18,4 @@ mod openapi;
 mod permissions;
 mod reminders;
 mod users;
+mod webhooks;

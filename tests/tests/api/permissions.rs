@@ -41,7 +41,7 @@ fn every_caller_has_a_policy_this_check_can_read() {
     let callers: Vec<&str> = policies.keys().map(String::as_str).collect();
     assert_eq!(
         callers,
-        ["auth", "categories", "challenges", "dispatcher", "habit-admin", "habits", "reminders", "users"]
+        ["auth", "categories", "challenges", "deliver", "dispatcher", "habit-admin", "habits", "reminders", "users"]
     );
 }
 
