@@ -45,5 +45,5 @@ start_dynamodb() {
 # Environment of the functions when run locally.
 function_env() {
   local endpoint="$1" table="$2"
-  echo "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$endpoint,JWT_SECRET=${JWT_SECRET:-local-development-secret-not-for-production},LOG_LEVEL=${LOG_LEVEL:-info},WEBHOOK_ALLOW_PRIVATE=true,WEBHOOK_TIMEOUT_MS=${WEBHOOK_TIMEOUT_MS:-3000},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1"
+  echo "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$endpoint,JWT_SECRET=${JWT_SECRET:-local-development-secret-not-for-production},LOG_LEVEL=${LOG_LEVEL:-info},WEBHOOK_ALLOW_PRIVATE=true,VAPID_SECRET=${VAPID_SECRET:-local-vapid-secret-not-for-production-0123456789},VAPID_SUBJECT=mailto:dev@localhost.example,WEBHOOK_TIMEOUT_MS=${WEBHOOK_TIMEOUT_MS:-3000},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1"
 }

@@ -52,8 +52,8 @@ python3 scripts/triggers.py run --api "http://127.0.0.1:$API_PORT" --dynamodb "$
 TRIGGERS_PID=$!
 python3 tests/e2e/smoke.py "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/e2e.log
 e2e_passed=$(grep -Eo '^e2e: [0-9]+ passed' target/e2e.log | awk '{print $2}')
-python3 tests/e2e/webhooks.py "http://127.0.0.1:$API_PORT" | tee target/e2e-webhooks.log
-webhooks_passed=$(grep -Eo '^webhooks e2e: [0-9]+ passed' target/e2e-webhooks.log | awk '{print $3}')
+python3 tests/e2e/delivery.py "http://127.0.0.1:$API_PORT" target/triggers.log | tee target/e2e-delivery.log
+delivery_passed=$(grep -Eo '^delivery e2e: [0-9]+ passed' target/e2e-delivery.log | awk '{print $3}')
 
 step "contract: Postman collection (newman) and Schemathesis against the same API"
 scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password | tee target/contract.log
@@ -101,7 +101,8 @@ WATCH_PID="" PROXY_PID=""
 
 step "logs: nothing secret in the functions' logs at LOG_LEVEL=debug, the most the template allows"
 python3 scripts/check-logs.py target/watch.log target/watch-faults.log target/triggers.log --secret "correct horse battery" \
-  --secret e2e-admin-password --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^JWT_SECRET=//p')"
+  --secret e2e-admin-password --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^JWT_SECRET=//p')" \
+  --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^VAPID_SECRET=//p')"
 
 step "permissions: every recorded DynamoDB call against its caller's policy, and every grant used"
 cargo run --quiet -p habit-tests --bin permissions -- "$DYNAMODB_CALL_LOG" | tee target/permissions.log
@@ -110,4 +111,4 @@ permissions_passed=$(grep -Eo '^permissions: [0-9]+ passed' target/permissions.l
 step "deploy rehearsal (make deploy-check): release arm64 zips, sam validate --lint, SAM transform, the stack on moto"
 make --no-print-directory deploy-check | tee target/deploy-check.log
 deploy_passed=$(grep -Eo '^deploy-check: [0-9]+ passed' target/deploy-check.log | awk '{print $2}')
-printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + webhooks_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"
+printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + delivery_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"

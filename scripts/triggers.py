@@ -123,6 +123,19 @@ def matches(pattern, value):
     raise ValueError(f"a filter pattern this runner does not read: {pattern!r}")
 
 
+def validate(pattern):
+    """Raises ValueError for any part of a filter pattern `matches` cannot evaluate."""
+    if isinstance(pattern, dict):
+        for v in pattern.values():
+            validate(v)
+    elif isinstance(pattern, list):
+        for p in pattern:
+            if isinstance(p, dict) and set(p) != {"prefix"}:
+                raise ValueError(f"a filter matcher this runner does not play: {p}")
+    else:
+        raise ValueError(f"a filter pattern this runner does not read: {pattern!r}")
+
+
 def lambda_record(r, arn):
     """A stream record (boto3's shape) in the shape Lambda hands to the function."""
     d = dict(r["dynamodb"])
@@ -145,23 +158,36 @@ def play_stream(api, t, endpoint, table):
     iterators, seen, first = {}, set(), True
     log(f"playing {t.name} from {arn} into {t.binary} (batches of {t.batch_size}, {len(t.patterns)} filter(s))")
     while True:
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            sid = shard["ShardId"]
-            if sid not in seen:
-                seen.add(sid)
-                kind = t.starting if first else "TRIM_HORIZON"  # a shard born later is read from its start
-                iterators[sid] = streams.get_shard_iterator(StreamArn=arn, ShardId=sid, ShardIteratorType=kind)["ShardIterator"]
-        first = False
-        records = []
-        for sid, it in list(iterators.items()):
-            if it is None:
-                continue
-            out = streams.get_records(ShardIterator=it, Limit=1000)
-            iterators[sid] = out.get("NextShardIterator")
-            records += [lambda_record(r, arn) for r in out.get("Records", []) if t.passes(r)]
-        for i in range(0, len(records), t.batch_size):
-            hand_over(api, t, records[i:i + t.batch_size], 0)
+        try:
+            first = poll(api, t, streams, arn, iterators, seen, first)
+        except Exception as e:  # noqa: BLE001 - a poller keeps polling, as Lambda's does
+            log(f"{t.name}: reading the stream failed ({e}); trying again")
+            iterators.clear()
+            seen.clear()
+            time.sleep(2)
         time.sleep(max(0.5, t.window))
+
+
+def poll(api, t, streams, arn, iterators, seen, first):
+    """One round: new shards found, every shard read once, its records handed over in batches.
+    Returns False (shards found later are read from their start)."""
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        sid = shard["ShardId"]
+        if sid not in seen:
+            seen.add(sid)
+            kind = t.starting if first else "TRIM_HORIZON"  # a shard born later is read from its start
+            iterators[sid] = streams.get_shard_iterator(StreamArn=arn, ShardId=sid, ShardIteratorType=kind)["ShardIterator"]
+    first = False
+    records = []
+    for sid, it in list(iterators.items()):
+        if it is None:
+            continue
+        out = streams.get_records(ShardIterator=it, Limit=1000)
+        iterators[sid] = out.get("NextShardIterator")
+        records += [lambda_record(r, arn) for r in out.get("Records", []) if t.passes(r)]
+    for i in range(0, len(records), t.batch_size):
+        hand_over(api, t, records[i:i + t.batch_size], 0)
+    return False
 
 
 def hand_over(api, t, batch, tries):
@@ -208,7 +234,7 @@ def read_triggers(path):
                     try:
                         stream = StreamTrigger(name, binary, event, props)
                         for p in stream.patterns:
-                            matches(p, {})  # refuses a matcher this runner cannot play, now
+                            validate(p)  # refuses a matcher this runner cannot play, now
                         playable.append(stream)
                     except (ValueError, KeyError) as e:
                         unplayable.append(f"{where}: {e}")

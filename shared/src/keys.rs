@@ -14,7 +14,8 @@
 //! | CategoryGuard   | `CATEGORYNAME#<lower name>` | `GUARD`      |         |                                           |
 //! | Webhook         | `USER#<user_id>`    | `WEBHOOK#<webhook>`  |         |                                           |
 //! | Outbox          | `USER#<user_id>`    | `OUTBOX#<event>`     | `OUTBOX#<shard>` | `<next attempt>#<event>`         |
-//! | Delivery        | `USER#<user_id>`    | `DELIVERY#<webhook>#<event>` | `DEAD_DELIVERIES` (given up) | `<when>#<SK>`  |
+//! | PushSubscription | `USER#<user_id>`   | `PUSH#<subscription>` |        |                                           |
+//! | Delivery        | `USER#<user_id>`    | `DELIVERY#<target>#<event>` | `DEAD_DELIVERIES` (given up) | `<when>#<SK>`   |
 //!
 //! GSI2 (`GSI2PK`, `GSI2SK`) holds a user's habits and entries by day: habits at
 //! `GSI2PK = USER#<user_id>, GSI2SK = HABIT#<habit>`, entries at `DAY#<yyyy-mm-dd>#<habit>`. As no
@@ -285,6 +286,12 @@ pub fn webhook(user_id: &str, webhook_id: &str) -> Key {
 }
 
 pub const WEBHOOK: &str = "WEBHOOK#";
+pub const PUSH: &str = "PUSH#";
+
+/// A browser's push subscription of a user.
+pub fn push_subscription(user_id: &str, subscription_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{PUSH}{subscription_id}"))
+}
 pub const OUTBOX: &str = "OUTBOX#";
 pub const DELIVERY: &str = "DELIVERY#";
 
@@ -293,18 +300,18 @@ pub fn outbox(user_id: &str, event_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{OUTBOX}{event_id}"))
 }
 
-/// One event's delivery to one webhook, with its attempts.
-pub fn delivery(user_id: &str, webhook_id: &str, event_id: &str) -> Key {
-    Key::new(user_pk(user_id), delivery_sk(webhook_id, event_id))
+/// One event's delivery to one target (a webhook, a push subscription), with its attempts.
+pub fn delivery(user_id: &str, target_id: &str, event_id: &str) -> Key {
+    Key::new(user_pk(user_id), delivery_sk(target_id, event_id))
 }
 
-pub fn delivery_sk(webhook_id: &str, event_id: &str) -> String {
-    format!("{DELIVERY}{webhook_id}#{event_id}")
+pub fn delivery_sk(target_id: &str, event_id: &str) -> String {
+    format!("{DELIVERY}{target_id}#{event_id}")
 }
 
-/// The `begins_with` prefix of a webhook's deliveries (sorted by event id: oldest first).
-pub fn deliveries_prefix(webhook_id: &str) -> String {
-    format!("{DELIVERY}{webhook_id}#")
+/// The `begins_with` prefix of a target's deliveries (sorted by event id: oldest first).
+pub fn deliveries_prefix(target_id: &str) -> String {
+    format!("{DELIVERY}{target_id}#")
 }
 
 /// Number of shards of the outbox's due index (GSI1 `OUTBOX#<shard>`), as the reminders' due index.

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod models;
 pub mod openapi;
 pub mod password;
+pub mod push;
 pub mod reminder_time;
 pub mod schedule;
 pub mod session;

@@ -136,6 +136,9 @@ fn conventions(doc: &mut serde_json::Value) {
             schema["pattern"] = if name == "dob" { DATE_FROM_1900 } else { DATE_FROM_2000 }.into();
         } else if is_id(name) {
             schema["pattern"] = ULID_PATTERN.into();
+        } else if name == "url" || name == "endpoint" {
+            schema["pattern"] = crate::webhooks::URL_PATTERN.into();
+            schema["format"] = "uri".into();
         } else if name == "time_zone" {
             let tz = json!({"$ref": "#/components/schemas/TimeZone"});
             let description = schema.get("description").cloned();

@@ -18,6 +18,8 @@ pub struct Inner {
     /// Built on first use (it reads the platform's root certificates): only `POST
     /// /me/webhooks/{id}/test` sends from a request.
     webhooks: std::sync::OnceLock<crate::webhooks::Sender>,
+    /// The VAPID key (Web Push): read at start by the function that serves the push routes.
+    vapid: Option<crate::push::Vapid>,
 }
 
 #[derive(Clone)]
@@ -39,7 +41,19 @@ impl AppState {
             config,
             auth,
             webhooks: std::sync::OnceLock::new(),
+            vapid: None,
         }))
+    }
+
+    /// This state with the VAPID key (before it is shared).
+    pub fn with_vapid(mut self, vapid: crate::push::Vapid) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_vapid before the state is shared").vapid = Some(vapid);
+        self
+    }
+
+    /// The VAPID key; a function started without one cannot serve Web Push (a 500, logged).
+    pub fn vapid(&self) -> Result<&crate::push::Vapid, crate::ApiError> {
+        self.vapid.as_ref().ok_or_else(|| crate::ApiError::internal("this function has no VAPID key"))
     }
 
     /// The webhook sender of this process.
@@ -51,11 +65,26 @@ impl AppState {
     /// in AWS), sets up telemetry and builds the DynamoDB client. A configuration error ends the
     /// process with a clear message.
     pub async fn from_env() -> Self {
+        Self::load(false).await
+    }
+
+    /// [`from_env`](Self::from_env) with the VAPID key (`VAPID_SECRET_ARN` or `VAPID_SECRET`, and
+    /// `VAPID_SUBJECT`): the function that serves the Web Push routes.
+    pub async fn from_env_with_push() -> Self {
+        Self::load(true).await
+    }
+
+    async fn load(push: bool) -> Self {
         let sdk = crate::storage::sdk_config().await;
         let config = Config::from_env().unwrap_or_else(|e| crate::config::exit_with(e));
         let auth = AuthConfig::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
         crate::telemetry::init(config.log_level);
         let client = config.client(&sdk);
-        AppState::new(config, auth, client)
+        let state = AppState::new(config, auth, client);
+        if !push {
+            return state;
+        }
+        let vapid = crate::push::Vapid::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
+        state.with_vapid(vapid)
     }
 }

@@ -21,6 +21,11 @@ use std::{
     time::Duration,
 };
 
+/// What an endpoint URL looks like, as the OpenAPI document states it (`url` and `endpoint`
+/// properties): an absolute `http(s)` URL of plain characters. [`check_url`] adds what a pattern
+/// cannot say: `https` only outside local development, a public address.
+pub const URL_PATTERN: &str = r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,4})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+
 /// The prefix of a secret, as the specification writes it.
 pub const SECRET_PREFIX: &str = "whsec_";
 /// The longest endpoint URL taken.
@@ -106,12 +111,17 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96, 64:ff9b:1::/48), 6to4 (2002::/16)
+            // and Teredo (2001::/32) carry or reach IPv4 addresses: refused as a whole.
+            let compatible = s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                || compatible
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0))
+                || s[0] == 0x2002
                 || (s[0] == 0x0064 && s[1] == 0xff9b))
         }
     }
@@ -216,8 +226,21 @@ impl Sender {
     /// One attempt: POSTs `body` to `url`, signed with `secret` for the event `id` at `now`.
     /// Redirects are not followed; a 2xx answer is a delivery, anything else a failure.
     pub async fn send(&self, url: &str, secret: &str, id: &str, body: &str, now: DateTime<Utc>) -> Attempt {
+        let timestamp = now.timestamp();
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature(secret, id, timestamp, body)),
+        ];
+        self.post(url, &headers, body.as_bytes().to_vec(), now).await
+    }
+
+    /// One POST of `body` with `headers` to `url` (checked as [`check_url`] says, and resolved to
+    /// public addresses only), within the attempt's timeout: its status, or why there was none.
+    pub async fn post(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>, now: DateTime<Utc>) -> Attempt {
         let started = std::time::Instant::now();
-        let outcome = self.post(url, secret, id, body, now).await;
+        let outcome = self.request(url, headers, body).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         match outcome {
             Ok(status) => Attempt { at: now, status_code: Some(status), error: None, duration_ms },
@@ -225,17 +248,14 @@ impl Sender {
         }
     }
 
-    async fn post(&self, url: &str, secret: &str, id: &str, body: &str, now: DateTime<Utc>) -> Result<u16, String> {
+    async fn request(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Result<u16, String> {
         let uri = check_url(url, self.settings.allow_private)?;
-        let timestamp = now.timestamp();
-        let request = http::Request::post(uri)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, "habit-tracker-webhooks/1")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature(secret, id, timestamp, body))
-            .body(http_body_util::Full::new(bytes::Bytes::from(body.to_owned())))
-            .map_err(|e| format!("request: {e}"))?;
+        let mut request = http::Request::post(uri).header(http::header::USER_AGENT, "habit-tracker/1");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request =
+            request.body(http_body_util::Full::new(bytes::Bytes::from(body))).map_err(|e| format!("request: {e}"))?;
         match tokio::time::timeout(self.settings.timeout, self.client.request(request)).await {
             Err(_) => Err(format!("timed out after {} ms", self.settings.timeout.as_millis())),
             Ok(Err(e)) => Err(describe(&e)),
@@ -303,6 +323,10 @@ mod tests {
             "https://[fe80::1]/hook",
             "https://[fd00::1]/hook",
             "https://[::ffff:127.0.0.1]/hook",
+            "https://[::127.0.0.1]/hook",
+            "https://[64:ff9b::a00:1]/hook",
+            "https://[2002:7f00:1::]/hook",
+            "https://[2001:0:4136:e378::1]/hook",
             "https://localhost:8443/hook",
             "https://api.localhost/hook",
         ] {
@@ -319,6 +343,16 @@ mod tests {
         }
         assert!(check_url("http://127.0.0.1:9000/", true).is_ok(), "plain http only where private is allowed");
         assert!(check_url(&format!("https://a.example/{}", "x".repeat(URL_MAX)), true).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every URL of the documented form is taken where private addresses are allowed (the
+        /// schema promises nothing the code refuses but the address and the scheme).
+        #[test]
+        fn urls_of_the_documented_form_are_taken_locally(url in URL_PATTERN.trim_start_matches('^').trim_end_matches('$')) {
+            proptest::prop_assume!(url.len() <= URL_MAX);
+            proptest::prop_assert!(check_url(&url, true).is_ok(), "{url}: {:?}", check_url(&url, true));
+        }
     }
 
     #[tokio::test]

@@ -56,6 +56,11 @@ CONTEXT_RULES = {
     "DELETE /me": {"current_password"},
     "PATCH /me/profile": {"dob"},  # in the past
     "PUT /me/profile": {"dob"},
+    # an endpoint must be https (outside local development) and on a public address
+    "POST /me/webhooks": {"url"},
+    "PATCH /me/webhooks/{id}": {"url"},
+    # the same for a push service's endpoint; p256dh must be a point of the P-256 curve, auth 16 bytes
+    "POST /me/push-subscriptions": {"endpoint", "keys.p256dh", "keys.auth"},
 }
 
 

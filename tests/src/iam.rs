@@ -169,18 +169,21 @@ pub fn policies(template: &Y, admin_policy: &serde_json::Value) -> Result<BTreeM
 }
 
 /// What a function needs when it starts, read from its environment rather than recorded (the
-/// cloud-only Secrets Manager read): with `SIGNING_KEYS_SECRET_ARN: !Ref X`, GetSecretValue on X.
+/// cloud-only Secrets Manager reads): with `SIGNING_KEYS_SECRET_ARN: !Ref X` or
+/// `VAPID_SECRET_ARN: !Ref X`, GetSecretValue on X.
 pub fn start_needs(template: &Y) -> BTreeSet<Call> {
     let mut out = BTreeSet::new();
     for (_, f) in crate::template::functions(template) {
-        let var = &f["Properties"]["Environment"]["Variables"][shared::config::SIGNING_KEYS_SECRET_VAR];
-        if let (Some(binary), Ok(secret)) = (crate::template::binary(f), template_resource(var)) {
-            out.insert(Call {
-                caller: binary.to_owned(),
-                operation: format!("GetSecretValue at start ({})", shared::config::SIGNING_KEYS_SECRET_VAR),
-                action: "secretsmanager:GetSecretValue".to_owned(),
-                resource: secret,
-            });
+        for name in [shared::config::SIGNING_KEYS_SECRET_VAR, shared::push::VAPID_SECRET_VAR] {
+            let var = &f["Properties"]["Environment"]["Variables"][name];
+            if let (Some(binary), Ok(secret)) = (crate::template::binary(f), template_resource(var)) {
+                out.insert(Call {
+                    caller: binary.to_owned(),
+                    operation: format!("GetSecretValue at start ({name})"),
+                    action: "secretsmanager:GetSecretValue".to_owned(),
+                    resource: secret,
+                });
+            }
         }
     }
     out

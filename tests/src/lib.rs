@@ -106,6 +106,20 @@ pub fn auth_config(keys: &[(&str, &str)]) -> AuthConfig {
     AuthConfig::from_vars(&vars).expect("test token config")
 }
 
+/// A browser's push subscription keys: the public half of a new P-256 key pair, and an auth secret.
+pub fn push_keys() -> Value {
+    use aws_lc_rs::agreement;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64U, Engine};
+    let key = agreement::PrivateKey::generate(&agreement::ECDH_P256).expect("key");
+    serde_json::json!({"p256dh": B64U.encode(key.compute_public_key().expect("public key").as_ref()), "auth": B64U.encode([9u8; 16])})
+}
+
+/// The test worlds' VAPID key (Web Push).
+pub fn vapid() -> shared::push::Vapid {
+    shared::push::Vapid::from_secret("the-test-worlds-vapid-secret-0123456789", "mailto:tests@example.com")
+        .expect("test VAPID key")
+}
+
 /// The test token configuration with the test secret.
 pub fn auth() -> AuthConfig {
     auth_config(&[("JWT_SECRET", SECRET)])
@@ -162,7 +176,8 @@ pub fn functions(config: &Config, auth: &AuthConfig, calls: &CallCounter) -> Vec
     FUNCTIONS
         .iter()
         .map(|f| {
-            let state = AppState::new(config.clone(), auth.clone(), client_of(f.name, config, calls));
+            let state =
+                AppState::new(config.clone(), auth.clone(), client_of(f.name, config, calls)).with_vapid(vapid());
             Function { name: f.name, routes: (f.routes)(), router: (f.app)(state) }
         })
         .collect()
@@ -251,7 +266,7 @@ impl TestApp {
         let calls = CallCounter::default();
         let client = client(&calls);
         shared::storage::table::create_table_without_stream(&client, &table).await.expect("create table");
-        let state = AppState::new(config(&table), auth(), client.clone());
+        let state = AppState::new(config(&table), auth(), client.clone()).with_vapid(vapid());
         let functions = functions(&config(&table), &auth(), &calls);
         let dispatcher = shared::storage::Db::new(client_of("dispatcher", &config(&table), &calls), table.clone());
         let deliver = shared::storage::Db::new(client_of("deliver", &config(&table), &calls), table.clone());

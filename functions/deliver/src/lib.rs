@@ -33,7 +33,11 @@ use serde_json::{json, Value};
 use shared::{
     config::{ConfigError, Vars},
     keys,
-    models::{derived_event_id, DeliveryItem, DeliveryStatus, EventType, OutboxItem, WebhookItem},
+    models::{
+        derived_event_id, Channel, DeliveryItem, DeliveryStatus, EventType, OutboxItem, PushSubscriptionItem,
+        WebhookItem,
+    },
+    push::Vapid,
     storage::Db,
     webhooks::{self, Sender},
     ApiError,
@@ -114,9 +118,13 @@ pub struct Report {
     pub no_receiver: usize,
     pub delivered: usize,
     pub failed_attempts: usize,
-    /// Deliveries given up (attempts spent, or the webhook switched off or removed).
+    /// Deliveries given up (attempts spent, or the subscription ended by its push service).
     pub dead: usize,
     pub webhooks_disabled: usize,
+    /// Deliveries whose webhook was switched off or removed (or subscription removed) first.
+    pub cancelled: usize,
+    /// Push subscriptions their push service said had ended (404/410): removed.
+    pub subscriptions_removed: usize,
     /// Outbox items left for a later attempt.
     pub retries_scheduled: usize,
     /// Items that met an error (throttling): due again when their lease ends.
@@ -134,6 +142,8 @@ impl Report {
         self.failed_attempts += o.failed_attempts;
         self.dead += o.dead;
         self.webhooks_disabled += o.webhooks_disabled;
+        self.cancelled += o.cancelled;
+        self.subscriptions_removed += o.subscriptions_removed;
         self.retries_scheduled += o.retries_scheduled;
         self.errors += o.errors;
         self.left_for_next_run |= o.left_for_next_run;
@@ -158,184 +168,257 @@ pub fn stream_outbox_keys(event: &Value) -> Option<Vec<(String, String)>> {
     )
 }
 
-/// Handles one invocation: a DynamoDB Streams batch, or an EventBridge scheduled event.
-pub async fn handle_event(
-    db: &Db,
-    sender: &Sender,
-    cfg: &DeliverConfig,
-    event: &Value,
-    now: DateTime<Utc>,
-    deadline: Option<Instant>,
-) -> Result<Report, ApiError> {
-    let work: Vec<(String, String, u32)> = if let Some(keys) = stream_outbox_keys(event) {
-        keys.into_iter().map(|(u, e)| (u, e, 0)).collect()
-    } else if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-        due_work(db, cfg, now).await?
-    } else {
-        return Err(ApiError::BadRequest("neither a DynamoDB Streams batch nor a scheduled event".into()));
-    };
-    let report = run(db, sender, cfg, work, now, deadline).await;
-    if report.errors > 0 || report.left_for_next_run || report.dead > 0 {
-        tracing::warn!(?report, "delivery run left work or gave some up");
-    } else {
-        tracing::info!(?report, "delivery run finished");
-    }
-    Ok(report)
+/// What a run works with: the table, the HTTP client, the VAPID key and the settings.
+#[derive(Clone, Copy)]
+pub struct Deliverer<'a> {
+    pub db: &'a Db,
+    pub sender: &'a Sender,
+    pub vapid: &'a Vapid,
+    pub cfg: &'a DeliverConfig,
 }
 
-/// Every outbox item due at `now` (a page per shard, the shards read in parallel).
-async fn due_work(db: &Db, cfg: &DeliverConfig, now: DateTime<Utc>) -> Result<Vec<(String, String, u32)>, ApiError> {
-    let pages: Vec<Result<Vec<OutboxItem>, ApiError>> = stream::iter(0..keys::OUTBOX_SHARDS)
-        .map(|shard| db.due_outbox(shard, now, cfg.page_size))
-        .buffer_unordered(keys::OUTBOX_SHARDS as usize)
-        .collect()
-        .await;
-    let mut work = Vec::new();
-    for page in pages {
-        match page {
-            Ok(items) => work.extend(items.into_iter().map(|o| (o.user_id, o.event_id, o.attempt))),
-            Err(e) => tracing::warn!(error = %e, "a shard of the outbox left for the next run"),
+/// Where a user's events go: the webhooks and the browsers' push subscriptions.
+struct Targets {
+    hooks: Vec<WebhookItem>,
+    subs: Vec<PushSubscriptionItem>,
+}
+
+impl Deliverer<'_> {
+    /// Handles one invocation: a DynamoDB Streams batch, or an EventBridge scheduled event.
+    pub async fn handle_event(
+        &self,
+        event: &Value,
+        now: DateTime<Utc>,
+        deadline: Option<Instant>,
+    ) -> Result<Report, ApiError> {
+        let work: Vec<(String, String, u32)> = if let Some(keys) = stream_outbox_keys(event) {
+            keys.into_iter().map(|(u, e)| (u, e, 0)).collect()
+        } else if event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+            self.due_work(now).await
+        } else {
+            return Err(ApiError::BadRequest("neither a DynamoDB Streams batch nor a scheduled event".into()));
+        };
+        let report = self.run(work, now, deadline).await;
+        if report.errors > 0 || report.left_for_next_run || report.dead > 0 {
+            tracing::warn!(?report, "delivery run left work or gave some up");
+        } else {
+            tracing::info!(?report, "delivery run finished");
         }
+        Ok(report)
     }
-    Ok(work)
-}
 
-/// Works on outbox items `(user, event, attempt seen)` until `deadline`.
-pub async fn run(
-    db: &Db,
-    sender: &Sender,
-    cfg: &DeliverConfig,
-    work: Vec<(String, String, u32)>,
-    now: DateTime<Utc>,
-    deadline: Option<Instant>,
-) -> Report {
-    let results: Vec<Report> = stream::iter(work)
-        .map(|(user, event, seen)| async move {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Report { left_for_next_run: true, ..Report::default() };
+    /// Every outbox item due at `now` (a page per shard, the shards read in parallel).
+    async fn due_work(&self, now: DateTime<Utc>) -> Vec<(String, String, u32)> {
+        let pages: Vec<Result<Vec<OutboxItem>, ApiError>> = stream::iter(0..keys::OUTBOX_SHARDS)
+            .map(|shard| self.db.due_outbox(shard, now, self.cfg.page_size))
+            .buffer_unordered(keys::OUTBOX_SHARDS as usize)
+            .collect()
+            .await;
+        let mut work = Vec::new();
+        for page in pages {
+            match page {
+                Ok(items) => work.extend(items.into_iter().map(|o| (o.user_id, o.event_id, o.attempt))),
+                Err(e) => tracing::warn!(error = %e, "a shard of the outbox left for the next run"),
             }
-            match attempt(db, sender, cfg, &user, &event, seen, now).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(error = %e, user_id = %user, event_id = %event, "delivery attempt failed; due again after its lease");
-                    Report { errors: 1, ..Report::default() }
+        }
+        work
+    }
+
+    /// Works on outbox items `(user, event, attempt seen)` until `deadline`. `now` is the
+    /// run's start: each item's attempt is timed from it plus the time the run has taken.
+    pub async fn run(&self, work: Vec<(String, String, u32)>, now: DateTime<Utc>, deadline: Option<Instant>) -> Report {
+        let started = Instant::now();
+        let results: Vec<Report> = stream::iter(work)
+            .map(|(user, event, seen)| async move {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Report { left_for_next_run: true, ..Report::default() };
                 }
-            }
-        })
-        .buffer_unordered(cfg.concurrency)
-        .collect()
-        .await;
-    let mut total = Report::default();
-    results.iter().for_each(|r| total.add(r));
-    total
-}
+                let now = now + started.elapsed();
+                match self.attempt(&user, &event, seen, now).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(error = %e, user_id = %user, event_id = %event, "delivery attempt failed; due again after its lease");
+                        Report { errors: 1, ..Report::default() }
+                    }
+                }
+            })
+            .buffer_unordered(self.cfg.concurrency)
+            .collect()
+            .await;
+        let mut total = Report::default();
+        results.iter().for_each(|r| total.add(r));
+        total
+    }
 
-/// One attempt of one outbox item (see the module's documentation).
-pub async fn attempt(
-    db: &Db,
-    sender: &Sender,
-    cfg: &DeliverConfig,
-    user_id: &str,
-    event_id: &str,
-    seen: u32,
-    now: DateTime<Utc>,
-) -> Result<Report, ApiError> {
-    let mut report = Report::default();
-    // Long enough for every delivery of the item to time out, and the writes after.
-    let lease_until = now + sender.settings().timeout + Duration::from_secs(60);
-    let Some(mut outbox) = db.claim_outbox(user_id, event_id, seen, lease_until).await? else {
-        report.taken_elsewhere = 1;
-        return Ok(report);
-    };
-    report.events = 1;
-    let hooks = db.list_webhooks(user_id).await?;
-    let pending: Vec<DeliveryItem> = if outbox.expanded {
-        db.deliveries_of(&outbox).await?.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect()
-    } else {
-        let chosen = choose(db, &outbox, &hooks, now).await?;
-        if chosen.is_empty() {
-            db.finish_outbox(&outbox).await?;
-            report.no_receiver = 1;
-            return Ok(report);
-        }
-        if !db.expand_outbox(&outbox, &chosen).await? {
+    /// One attempt of one outbox item (see the module's documentation).
+    pub async fn attempt(
+        &self,
+        user_id: &str,
+        event_id: &str,
+        seen: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Report, ApiError> {
+        let (db, cfg) = (self.db, self.cfg);
+        let mut report = Report::default();
+        // Long enough for every delivery of the item to time out, and the writes after.
+        let lease_until = now + self.sender.settings().timeout + Duration::from_secs(60);
+        let Some(mut outbox) = db.claim_outbox(user_id, event_id, seen, lease_until).await? else {
             report.taken_elsewhere = 1;
             return Ok(report);
+        };
+        report.events = 1;
+        let (hooks, subs) = tokio::join!(db.list_webhooks(user_id), db.list_push_subscriptions(user_id));
+        let targets = Targets { hooks: hooks?, subs: subs? };
+        let pending: Vec<DeliveryItem> = if outbox.expanded {
+            db.deliveries_of(&outbox).await?.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect()
+        } else {
+            let chosen = choose(db, &outbox, &targets, now).await?;
+            if chosen.is_empty() {
+                db.finish_outbox(&outbox).await?;
+                report.no_receiver = 1;
+                return Ok(report);
+            }
+            if !db.expand_outbox(&outbox, &chosen).await? {
+                report.taken_elsewhere = 1;
+                return Ok(report);
+            }
+            outbox.deliveries = chosen.iter().map(DeliveryItem::reference).collect();
+            outbox.expanded = true;
+            chosen
+        };
+        let last = outbox.attempt >= cfg.max_attempts;
+        let outcomes: Vec<Result<Report, ApiError>> =
+            futures::future::join_all(pending.iter().map(|d| self.send_one(&targets, d, last, now))).await;
+        let mut still_pending = false;
+        for o in outcomes {
+            match o {
+                Ok(o) => {
+                    still_pending |= o.failed_attempts > 0 && o.dead == 0;
+                    report.add(&o);
+                }
+                // Not recorded (throttling): the delivery stays pending for the next attempt.
+                Err(e) => {
+                    tracing::warn!(error = %e, %event_id, "a delivery's attempt was not recorded");
+                    report.errors += 1;
+                    still_pending = true;
+                }
+            }
         }
-        outbox.deliveries = chosen.iter().map(DeliveryItem::reference).collect();
-        outbox.expanded = true;
-        chosen
-    };
-    let last = outbox.attempt >= cfg.max_attempts;
-    let outcomes: Vec<Result<Report, ApiError>> =
-        futures::future::join_all(pending.iter().map(|d| send_one(db, sender, cfg, &hooks, d, last, now))).await;
-    let mut still_pending = false;
-    for o in outcomes {
-        let o = o?;
-        still_pending |= o.failed_attempts > 0 && o.dead == 0;
-        report.add(&o);
+        if still_pending {
+            db.reschedule_outbox(&outbox, now + cfg.backoff(outbox.attempt)).await?;
+            report.retries_scheduled = 1;
+        } else {
+            db.finish_outbox(&outbox).await?;
+        }
+        Ok(report)
     }
-    if still_pending {
-        db.reschedule_outbox(&outbox, now + cfg.backoff(outbox.attempt)).await?;
-        report.retries_scheduled = 1;
-    } else {
-        db.finish_outbox(&outbox).await?;
-    }
-    Ok(report)
-}
 
-/// One delivery's attempt: sent, recorded, the webhook's run of failures kept.
-async fn send_one(
-    db: &Db,
-    sender: &Sender,
-    cfg: &DeliverConfig,
-    hooks: &[WebhookItem],
-    d: &DeliveryItem,
-    last: bool,
-    now: DateTime<Utc>,
-) -> Result<Report, ApiError> {
-    let mut report = Report::default();
-    let Some(hook) = hooks.iter().find(|h| h.webhook_id == d.webhook_id && h.enabled) else {
+    /// One delivery's attempt through its channel, recorded.
+    async fn send_one(
+        &self,
+        targets: &Targets,
+        d: &DeliveryItem,
+        last: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Report, ApiError> {
+        let db = self.db;
+        let mut report = Report::default();
+        let sent = match d.channel {
+            Channel::Webhook => match targets.hooks.iter().find(|h| h.webhook_id == d.target_id && h.enabled) {
+                Some(hook) => {
+                    Some((self.sender.send(&hook.url, &hook.secret, &d.event_id, &d.body, now).await, Some(hook)))
+                }
+                None => None,
+            },
+            Channel::Push => match targets.subs.iter().find(|s| s.subscription_id == d.target_id) {
+                Some(sub) => Some((self.push(sub, &d.body, now).await, None)),
+                None => None,
+            },
+        };
         // Removed or switched off since the delivery was chosen: nothing to send it to.
-        db.record_attempt(d, None, DeliveryStatus::Dead, now).await?;
-        report.dead = 1;
-        return Ok(report);
-    };
-    let a = sender.send(&hook.url, &hook.secret, &d.event_id, &d.body, now).await;
-    if a.status_code.is_some_and(|c| (200..300).contains(&c)) {
-        db.record_attempt(d, Some(&a), DeliveryStatus::Delivered, now).await?;
-        db.webhook_succeeded(hook).await?;
-        report.delivered = 1;
-        return Ok(report);
-    }
-    report.failed_attempts = 1;
-    let status = if last { DeliveryStatus::Dead } else { DeliveryStatus::Pending };
-    db.record_attempt(d, Some(&a), status, now).await?;
-    if last {
-        report.dead = 1;
-        tracing::error!(
-            user_id = %d.user_id, webhook_id = %d.webhook_id, event_id = %d.event_id,
-            attempts = d.attempts.len() + 1, "delivery dead-lettered"
-        );
-    }
-    if let Some(failures) = db.webhook_failed(hook).await? {
-        if failures >= cfg.disable_after && db.disable_webhook(hook, failures, now).await? {
-            tracing::warn!(user_id = %d.user_id, webhook_id = %hook.webhook_id, failures, "webhook switched off");
-            report.webhooks_disabled = 1;
+        let Some((a, hook)) = sent else {
+            db.record_attempt(d, None, DeliveryStatus::Cancelled, now).await?;
+            report.cancelled = 1;
+            return Ok(report);
+        };
+        if a.status_code.is_some_and(|c| (200..300).contains(&c)) {
+            db.record_attempt(d, Some(&a), DeliveryStatus::Delivered, now).await?;
+            if let Some(hook) = hook {
+                db.webhook_succeeded(hook).await?;
+            }
+            report.delivered = 1;
+            return Ok(report);
         }
+        // A push service's 404 or 410: the browser's subscription has ended (RFC 8030 §7.3).
+        if d.channel == Channel::Push && matches!(a.status_code, Some(404 | 410)) {
+            db.record_attempt(d, Some(&a), DeliveryStatus::Dead, now).await?;
+            db.delete_push_subscription(&d.user_id, &d.target_id).await?;
+            tracing::info!(user_id = %d.user_id, subscription_id = %d.target_id, "push subscription ended by its push service: removed");
+            report.failed_attempts = 1;
+            report.dead = 1;
+            report.subscriptions_removed = 1;
+            return Ok(report);
+        }
+        report.failed_attempts = 1;
+        let status = if last { DeliveryStatus::Dead } else { DeliveryStatus::Pending };
+        db.record_attempt(d, Some(&a), status, now).await?;
+        if last {
+            report.dead = 1;
+            tracing::error!(
+                user_id = %d.user_id, target_id = %d.target_id, channel = ?d.channel, event_id = %d.event_id,
+                attempts = d.attempts.len() + 1, "delivery dead-lettered"
+            );
+        }
+        if let Some(hook) = hook {
+            if let Some(failures) = db.webhook_failed(hook).await? {
+                if failures >= self.cfg.disable_after && db.disable_webhook(hook, failures, now).await? {
+                    tracing::warn!(user_id = %d.user_id, webhook_id = %hook.webhook_id, failures, "webhook switched off");
+                    report.webhooks_disabled = 1;
+                }
+            }
+        }
+        Ok(report)
     }
-    Ok(report)
+
+    /// One Web Push message: `message` encrypted for the subscription (new keys and salt each
+    /// time), VAPID-signed, kept by the push service for an hour at most while the device is
+    /// away (a reminder later than that is no use).
+    async fn push(&self, sub: &PushSubscriptionItem, message: &str, now: DateTime<Utc>) -> shared::models::Attempt {
+        let failed =
+            |error: String| shared::models::Attempt { at: now, status_code: None, error: Some(error), duration_ms: 0 };
+        let keys = shared::push::check_keys(&sub.p256dh, &sub.auth).map_err(|(_, why)| why.to_owned());
+        let body = keys.and_then(|(ua, auth)| shared::push::encrypt(&ua, &auth, message.as_bytes()));
+        let authorization = sub
+            .endpoint
+            .parse::<http::Uri>()
+            .map_err(|_| "the endpoint is not a URL".to_owned())
+            .and_then(|uri| self.vapid.authorization(&uri, now));
+        let (body, authorization) = match (body, authorization) {
+            (Ok(b), Ok(a)) => (b, a),
+            (Err(e), _) | (_, Err(e)) => return failed(e),
+        };
+        let headers = [
+            ("content-type", "application/octet-stream".to_owned()),
+            ("content-encoding", "aes128gcm".to_owned()),
+            ("ttl", "3600".to_owned()),
+            ("urgency", "high".to_owned()),
+            ("authorization", authorization),
+        ];
+        self.sender.post(&sub.endpoint, &headers, body, now).await
+    }
 }
 
-/// The deliveries of an outbox item's event, and of the events derived from it, to the enabled
-/// webhooks taking each type. A derived event delivered before (the same facts) is left out.
+/// The deliveries of an outbox item's event, and of the events derived from it: to the enabled
+/// webhooks taking each type, and a fired reminder to every push subscription too. A derived
+/// event delivered before (the same facts) is left out.
 async fn choose(
     db: &Db,
     outbox: &OutboxItem,
-    hooks: &[WebhookItem],
+    targets: &Targets,
     now: DateTime<Utc>,
 ) -> Result<Vec<DeliveryItem>, ApiError> {
     let data: Value = serde_json::from_str(&outbox.data).map_err(ApiError::internal)?;
+    let hooks = &targets.hooks;
     let wants = |t: EventType| hooks.iter().any(|h| h.wants(t));
     let mut derived = Vec::new();
     if outbox.event_type == EventType::EntryRecorded && data.get("status").and_then(Value::as_str) == Some("done") {
@@ -346,13 +429,23 @@ async fn choose(
             derived.extend(goals_reached(db, outbox, &data).await?);
         }
     }
+    let user = outbox.user_id.as_str();
     let deliveries = |(id, t, at, data): &(String, EventType, DateTime<Utc>, Value)| {
         let body = webhooks::body(*t, *at, data);
-        hooks
+        let mut out: Vec<DeliveryItem> = hooks
             .iter()
             .filter(|h| h.wants(*t))
-            .map(|h| DeliveryItem::new(h, id, *t, body.clone(), now))
-            .collect::<Vec<_>>()
+            .map(|h| DeliveryItem::new((user, &h.webhook_id, Channel::Webhook), id, *t, body.clone(), now))
+            .collect();
+        if *t == EventType::ReminderFired {
+            out.extend(
+                targets
+                    .subs
+                    .iter()
+                    .map(|s| DeliveryItem::new((user, &s.subscription_id, Channel::Push), id, *t, body.clone(), now)),
+            );
+        }
+        out
     };
     let mut chosen = deliveries(&(outbox.event_id.clone(), outbox.event_type, outbox.occurred_at, data.clone()));
     let derived: Vec<DeliveryItem> = derived.iter().flat_map(deliveries).collect();

@@ -1,6 +1,7 @@
 //! `functions/reminders`: reminders for one's own habits, the notifications they produce, and
-//! the webhooks that carry events out (`webhooks`).
+//! what carries them out: webhooks (`webhooks`) and browsers' Web Push subscriptions (`push`).
 
+mod push;
 mod webhooks;
 
 use axum::{
@@ -9,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
+use push::*;
 use serde::{Deserialize, Serialize};
 use shared::{
     auth::AuthUser,
@@ -39,6 +41,10 @@ shared::routes![
     delete_webhook,
     test_webhook,
     list_deliveries,
+    public_key,
+    subscribe,
+    list_subscriptions,
+    unsubscribe,
 ];
 
 pub const MESSAGE_MAX: usize = 200;

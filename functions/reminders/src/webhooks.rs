@@ -52,14 +52,16 @@ pub(crate) struct CreatedWebhook {
 fn check(c: &mut Checker, state: &AppState, h: &WebhookItem) {
     c.check("url", webhooks::check_url(&h.url, state.config.webhooks.allow_private).map(|_| ()));
     c.text("description", h.description.as_deref(), DESCRIPTION_MAX);
-    if h.event_types.is_empty() {
-        c.fail("event_types", "must name at least one event type");
-    }
 }
 
-fn dedup(mut types: Vec<EventType>) -> Vec<EventType> {
+/// The event types as given: each at most once, at least one (sorted).
+fn event_types(c: &mut Checker, mut types: Vec<EventType>) -> Vec<EventType> {
+    let n = types.len();
     types.sort();
     types.dedup();
+    if types.is_empty() || types.len() != n {
+        c.fail("event_types", "must name each event type at most once, at least one");
+    }
     types
 }
 
@@ -98,7 +100,7 @@ pub(crate) async fn create_webhook(
         user_id: me.id().into(),
         url: b.url.trim().to_owned(),
         description: b.description.map(|d| d.trim().to_owned()),
-        event_types: dedup(b.event_types),
+        event_types: Vec::new(),
         secret: webhooks::new_secret(),
         enabled: true,
         disabled_reason: None,
@@ -108,6 +110,8 @@ pub(crate) async fn create_webhook(
         version: 1,
     };
     let mut c = Checker::default();
+    let mut hook = hook;
+    hook.event_types = event_types(&mut c, b.event_types);
     check(&mut c, &state, &hook);
     c.finish()?;
     let mut hooks = state.db.list_webhooks(me.id()).await?;
@@ -185,7 +189,10 @@ pub(crate) async fn patch_webhook(
     let mut hook = current.clone();
     hook.url = p.url.map(|u| u.trim().to_owned()).unwrap_or(hook.url);
     hook.description = p.description.map(|d| d.map(|d| d.trim().to_owned())).unwrap_or(hook.description);
-    hook.event_types = p.event_types.map(dedup).unwrap_or(hook.event_types);
+    let mut c = Checker::default();
+    if let Some(types) = p.event_types {
+        hook.event_types = event_types(&mut c, types);
+    }
     if let Some(on) = p.enabled {
         if on && !hook.enabled {
             hook.disabled_reason = None;
@@ -193,7 +200,6 @@ pub(crate) async fn patch_webhook(
         }
         hook.enabled = on;
     }
-    let mut c = Checker::default();
     check(&mut c, &state, &hook);
     c.finish()?;
     hook.version += 1;

@@ -177,6 +177,7 @@ pub mod noun {
     nouns! {
         Habit = "habit", Category = "category", Challenge = "challenge", Membership = "membership",
         Reminder = "reminder", Notification = "notification", User = "user", Webhook = "webhook",
+        PushSubscription = "push subscription",
         LinkedCategory = "category" in "category_id",
     }
 }

@@ -1,5 +1,6 @@
-//! Delivery of a user's events outside the API: webhook endpoints, the outbox that events are
-//! written to in the transaction that makes them, and each event's delivery to each endpoint.
+//! Delivery of a user's events outside the API: webhook endpoints and push subscriptions, the
+//! outbox that events are written to in the transaction that makes them, and each event's
+//! delivery to each target.
 
 use crate::keys;
 use chrono::{DateTime, Utc};
@@ -96,7 +97,7 @@ item! {
         /// Attempts taken so far (each claim of the item is one).
         pub attempt: u32,
         /// The deliveries this event (and the events derived from it) made, as
-        /// `<webhook_id>#<event_id>`; empty until the first attempt has chosen them.
+        /// `<target_id>#<event_id>`; empty until the first attempt has chosen them.
         #[serde(default)]
         pub deliveries: Vec<String>,
         #[serde(default)]
@@ -138,6 +139,49 @@ impl OutboxItem {
     }
 }
 
+item! {
+    /// `USER#<id> / PUSH#<subscription>`: a browser's Web Push subscription (its `PushSubscription`
+    /// JSON). The id is made from the endpoint, so subscribing the same browser again replaces it.
+    pub struct PushSubscriptionItem [pk: "PK", sk: "SK"] {
+        pub subscription_id: String,
+        pub user_id: String,
+        /// The push service's URL for this browser.
+        pub endpoint: String,
+        /// The browser's P-256 public key (base64url, uncompressed point).
+        pub p256dh: String,
+        /// The browser's 16-byte authentication secret (base64url).
+        pub auth: String,
+        /// When the push service ends the subscription (epoch milliseconds), if it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub expiration_time: Option<i64>,
+        pub created_at: DateTime<Utc>,
+    }
+}
+
+impl PushSubscriptionItem {
+    pub const ENTITY: &'static str = "PushSubscription";
+
+    /// The id of a user's subscription at `endpoint` (a ULID made from a hash of it).
+    pub fn id_for(endpoint: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(endpoint.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes[6..].copy_from_slice(&digest[..10]);
+        ulid::Ulid::from_parts(0, u128::from_be_bytes(bytes)).to_string()
+    }
+}
+
+/// How a delivery reaches its target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// An HTTP POST signed as Standard Webhooks says.
+    #[default]
+    Webhook,
+    /// A Web Push message to a browser (RFC 8030/8291/8292).
+    Push,
+}
+
 /// Where one delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -146,8 +190,10 @@ pub enum DeliveryStatus {
     Pending,
     /// The endpoint answered 2xx.
     Delivered,
-    /// Given up: the attempts ran out, or the endpoint was switched off or removed.
+    /// Given up: the attempts ran out, or the push service ended the subscription.
     Dead,
+    /// Not sent: its webhook was switched off or removed, or its subscription removed, first.
+    Cancelled,
 }
 
 /// One attempt of a delivery.
@@ -172,14 +218,17 @@ item! {
         pub gsi1pk: Option<String>,
         #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
         pub gsi1sk: Option<String>,
-        pub webhook_id: String,
+        /// The webhook or push subscription it goes to.
+        pub target_id: String,
+        #[serde(default)]
+        pub channel: Channel,
         pub event_id: String,
         pub user_id: String,
         pub event_type: EventType,
-        /// The request body, exactly as signed and sent.
+        /// The request body, exactly as signed and sent (for Web Push: the message before its
+        /// encryption, which is new on every attempt).
         pub body: String,
         pub status: DeliveryStatus,
-        #[serde(default)]
         pub attempts: Vec<Attempt>,
         pub created_at: DateTime<Utc>,
         pub expires_at_epoch: i64,
@@ -190,17 +239,25 @@ impl DeliveryItem {
     pub const ENTITY: &'static str = "Delivery";
     pub const TTL_DAYS: i64 = 30;
 
-    pub fn new(webhook: &WebhookItem, event_id: &str, event_type: EventType, body: String, now: DateTime<Utc>) -> Self {
-        let key = keys::delivery(&webhook.user_id, &webhook.webhook_id, event_id);
+    /// A delivery to `target_id` of `user_id` through `channel`.
+    pub fn new(
+        (user_id, target_id, channel): (&str, &str, Channel),
+        event_id: &str,
+        event_type: EventType,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let key = keys::delivery(user_id, target_id, event_id);
         DeliveryItem {
             pk: key.pk,
             sk: key.sk,
             entity: Self::ENTITY.into(),
             gsi1pk: None,
             gsi1sk: None,
-            webhook_id: webhook.webhook_id.clone(),
+            target_id: target_id.into(),
+            channel,
             event_id: event_id.into(),
-            user_id: webhook.user_id.clone(),
+            user_id: user_id.into(),
             event_type,
             body,
             status: DeliveryStatus::Pending,
@@ -210,9 +267,9 @@ impl DeliveryItem {
         }
     }
 
-    /// `<webhook_id>#<event_id>`, as an outbox item lists its deliveries.
+    /// `<target_id>#<event_id>`, as an outbox item lists its deliveries.
     pub fn reference(&self) -> String {
-        format!("{}#{}", self.webhook_id, self.event_id)
+        format!("{}#{}", self.target_id, self.event_id)
     }
 }
 

@@ -1,16 +1,21 @@
-//! Webhooks, the outbox and deliveries (see `functions/deliver`).
+//! Webhooks, push subscriptions, the outbox and deliveries (see `functions/deliver`).
 
 use super::{from_item, n, s, sdk_error, values, Db, Item, Page, Query, SortKey, TxError, GSI1, TABLE};
 use crate::{
     error::ApiError,
     keys,
-    models::{Attempt, DeliveryItem, DeliveryStatus, EventType, NotificationItem, OutboxItem, UserItem, WebhookItem},
+    models::{
+        Attempt, DeliveryItem, DeliveryStatus, EventType, NotificationItem, OutboxItem, PushSubscriptionItem, UserItem,
+        WebhookItem,
+    },
 };
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
 /// The most webhooks one user may have.
 pub const WEBHOOKS_MAX: usize = 10;
+/// The most push subscriptions (browsers, devices) one user may have.
+pub const PUSH_SUBSCRIPTIONS_MAX: usize = 10;
 
 /// The event types the enabled webhooks among `hooks` take, sorted, each once.
 pub fn events_taken(hooks: &[WebhookItem]) -> Vec<EventType> {
@@ -107,6 +112,29 @@ impl Db {
         self.page(q, limit, start).await
     }
 
+    /// Every push subscription of a user (at most [`PUSH_SUBSCRIPTIONS_MAX`]).
+    pub async fn list_push_subscriptions(&self, user_id: &str) -> Result<Vec<PushSubscriptionItem>, ApiError> {
+        let q = Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::BeginsWith(keys::PUSH.into())));
+        self.query_all(q).await?.into_iter().map(from_item).collect()
+    }
+
+    /// Writes a subscription (the same browser's again replaces it: its keys may be new).
+    pub async fn put_push_subscription(&self, sub: &PushSubscriptionItem) -> Result<(), ApiError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(super::to_item(sub)?))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Removes a subscription; `false` when there was none.
+    pub async fn delete_push_subscription(&self, user_id: &str, subscription_id: &str) -> Result<bool, ApiError> {
+        self.delete_existing(&keys::push_subscription(user_id, subscription_id)).await
+    }
+
     /// The `Put` of an outbox item, for the transaction that makes its event.
     pub fn outbox_op(&self, item: &OutboxItem) -> Result<TransactWriteItem, ApiError> {
         self.put_op(item, Some("attribute_not_exists(PK)"))
@@ -135,17 +163,21 @@ impl Db {
         use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         let key = keys::outbox(user_id, event_id);
         let sk = keys::due_gsi1sk(lease_until, event_id);
+        // This claim's own mark: two runs claiming in the same second set the same lease, but
+        // only one of them this token.
+        let token = ulid::Ulid::new().to_string();
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
-            .update_expression("SET attempt = :next, GSI1SK = :sk")
+            .update_expression("SET attempt = :next, GSI1SK = :sk, claim = :token")
             .condition_expression("attempt = :seen")
             .expression_attribute_values(":next", n(seen + 1))
             .expression_attribute_values(":seen", n(seen))
             .expression_attribute_values(":sk", s(&sk))
+            .expression_attribute_values(":token", s(&token))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -155,9 +187,7 @@ impl Db {
             Err(e) => match e.as_service_error() {
                 // This call's own earlier attempt, whose answer was lost: the claim is ours.
                 Some(UpdateItemError::ConditionalCheckFailedException(found))
-                    if found.item.as_ref().is_some_and(|i| {
-                        i.get("attempt") == Some(&n(seen + 1)) && i.get("GSI1SK") == Some(&s(&sk))
-                    }) =>
+                    if found.item.as_ref().is_some_and(|i| i.get("claim") == Some(&s(&token))) =>
                 {
                     found.item.clone().map(from_item).transpose()
                 }
@@ -193,7 +223,8 @@ impl Db {
     }
 
     /// Records one attempt of a delivery and where it stands now. A delivery given up (`Dead`)
-    /// joins the dead-letter list (GSI1 `DEAD_DELIVERIES`, by time).
+    /// joins the dead-letter list (GSI1 `DEAD_DELIVERIES`, by time); a `Cancelled` one (its
+    /// target removed or switched off) does not.
     pub async fn record_attempt(
         &self,
         d: &DeliveryItem,
@@ -204,29 +235,35 @@ impl Db {
         let mut set = vec!["#st = :st"];
         let mut vals = values([(":st", serde_dynamo::to_attribute_value(status).map_err(ApiError::internal)?)]);
         if let Some(a) = attempt {
-            set.push("attempts = list_append(if_not_exists(attempts, :none), :a)");
+            set.push("attempts = list_append(attempts, :a)");
             vals.insert(":a".into(), serde_dynamo::to_attribute_value(vec![a]).map_err(ApiError::internal)?);
-            vals.insert(":none".into(), AttributeValue::L(Vec::new()));
         }
+        // Only onto the attempts as read: an SDK retry of a write whose answer was lost finds
+        // one more and writes nothing (the attempt is recorded once).
+        vals.insert(":n".into(), n(d.attempts.len()));
         if status == DeliveryStatus::Dead {
             set.push("GSI1PK = :dpk, GSI1SK = :dsk");
             vals.insert(":dpk".into(), s(keys::DEAD_DELIVERIES_GSI1PK));
             vals.insert(":dsk".into(), s(keys::due_gsi1sk(now, &d.sk)));
         }
-        let key = keys::delivery(&d.user_id, &d.webhook_id, &d.event_id);
-        self.client
+        let key = keys::delivery(&d.user_id, &d.target_id, &d.event_id);
+        let out = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
             .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("size(attempts) = :n")
             .expression_attribute_names("#st", "status")
             .set_expression_attribute_values(Some(vals))
             .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     /// The deliveries an outbox item lists (those still there).
@@ -243,15 +280,13 @@ impl Db {
     /// Which of these deliveries exist already (a derived event delivered before).
     pub async fn existing_deliveries(&self, candidates: &[DeliveryItem]) -> Result<Vec<String>, ApiError> {
         let keys: Vec<keys::Key> =
-            candidates.iter().map(|d| keys::delivery(&d.user_id, &d.webhook_id, &d.event_id)).collect();
+            candidates.iter().map(|d| keys::delivery(&d.user_id, &d.target_id, &d.event_id)).collect();
         Ok(self.batch_get::<DeliveryItem>(&keys).await?.iter().map(DeliveryItem::reference).collect())
     }
 
-    /// A success resets the webhook's run of failures (written only when there was one).
+    /// A success resets the webhook's run of failures (a write only when there is one now: the
+    /// count read with the webhook may be behind concurrent failures).
     pub async fn webhook_succeeded(&self, hook: &WebhookItem) -> Result<(), ApiError> {
-        if hook.consecutive_failures == 0 {
-            return Ok(());
-        }
         let key = keys::webhook(&hook.user_id, &hook.webhook_id);
         let out = self
             .client
@@ -260,7 +295,7 @@ impl Db {
             .key(keys::PK, s(&key.pk))
             .key(keys::SK, s(&key.sk))
             .update_expression("SET consecutive_failures = :zero")
-            .condition_expression("attribute_exists(PK)")
+            .condition_expression("attribute_exists(PK) AND consecutive_failures > :zero")
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;

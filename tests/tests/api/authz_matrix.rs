@@ -75,7 +75,7 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         // Refresh and logout take a refresh token in the body, never a bearer: a bad one is 401
         // whoever calls.
         ("POST", "/auth/refresh" | "/auth/logout") => (O::None, P::Public(401)),
-        ("GET", "/health" | "/openapi.json" | "/time-zones") => (O::None, P::Public(200)),
+        ("GET", "/health" | "/openapi.json" | "/time-zones" | "/push/public-key") => (O::None, P::Public(200)),
         ("GET" | "PATCH" | "DELETE", "/me") | ("PUT", "/me/password") => (O::None, P::SignedIn),
         ("GET" | "PUT" | "PATCH", "/me/profile") | ("GET", "/me/today" | "/me/notifications") => (O::None, P::SignedIn),
         ("POST", "/me/notifications/read-all") | ("GET", "/me/challenges") => (O::None, P::SignedIn),
@@ -98,7 +98,8 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         | ("GET", "/categories/{id}/habits" | "/challenges/{id}/participants") => (O::Catalogue, P::Admin),
         ("POST", "/challenges/{id}/join") => (O::Owned, P::Owner), // the habit named in the body
         ("DELETE", "/challenges/{id}/membership") => (O::Catalogue, P::Member),
-        ("POST" | "GET", "/me/webhooks") => (O::None, P::SignedIn),
+        ("POST" | "GET", "/me/webhooks" | "/me/push-subscriptions") => (O::None, P::SignedIn),
+        ("DELETE", "/me/push-subscriptions/{id}") => (O::Owned, P::Owner),
         ("GET" | "PATCH" | "DELETE", "/me/webhooks/{id}")
         | ("POST", "/me/webhooks/{id}/test")
         | ("GET", "/me/webhooks/{id}/deliveries") => (O::Owned, P::Owner),
@@ -151,6 +152,7 @@ struct Objects {
     reminder: String,
     notification: String,
     webhook: String,
+    subscription: String,
 }
 
 /// The world every route is tried in: three active users, a deactivated one, an admin, and
@@ -204,7 +206,17 @@ async fn objects_of(app: &TestApp, s: &Session, today: &str) -> Objects {
         reminder: r["reminder_id"].as_str().unwrap().to_owned(),
         notification: String::new(),
         webhook: w["webhook_id"].as_str().unwrap().to_owned(),
+        subscription: ok(app, "POST", "/me/push-subscriptions", &s.access, Some(push_subscription(&s.user_id))).await
+            ["subscription_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
+}
+
+/// A browser's push subscription (its endpoint made from `tag`).
+fn push_subscription(tag: &str) -> Value {
+    json!({"endpoint": format!("https://push.example.com/{tag}"), "keys": habit_tests::push_keys()})
 }
 
 /// Fires every reminder once (one dispatcher run at their common time) and notes each user's
@@ -308,7 +320,8 @@ impl World {
                 habit: missing.clone(),
                 reminder: missing.clone(),
                 notification: missing.clone(),
-                webhook: missing,
+                webhook: missing.clone(),
+                subscription: missing,
             },
             Owner::NoOne => Objects::default(),
         }
@@ -325,6 +338,7 @@ impl World {
             p if p.starts_with("/reminders/") => ids.reminder.clone(),
             p if p.starts_with("/me/notifications/") => ids.notification.clone(),
             p if p.starts_with("/me/webhooks/") => ids.webhook.clone(),
+            p if p.starts_with("/me/push-subscriptions/") => ids.subscription.clone(),
             p if p.starts_with("/categories/") => catalogue(&self.category),
             p if p.starts_with("/challenges/") && object == Object::Catalogue => catalogue(&self.challenge),
             _ => self.challenge.clone(),
@@ -357,6 +371,7 @@ impl World {
                 Some(json!({"url": "https://hooks.example.com/h", "event_types": ["entry.recorded"]}))
             }
             ("PATCH", "/me/webhooks/{id}") => Some(json!({"description": "d"})),
+            ("POST", "/me/push-subscriptions") => Some(push_subscription(&unique)),
             ("POST", "/categories") => Some(json!({"name": format!("c{unique}")})),
             ("PATCH", "/categories/{id}") => Some(json!({"description": "d"})),
             ("POST", "/challenges") => {

@@ -16,6 +16,7 @@ fn noun(path: &str, param: &str) -> &'static str {
         (_, Some("reminders"), _) => "reminder",
         (_, Some("me"), Some("notifications")) => "notification",
         (_, Some("me"), Some("webhooks")) => "webhook",
+        (_, Some("me"), Some("push-subscriptions")) => "push subscription",
         (_, Some("users"), _) => "user",
         _ => panic!("{path}: which noun does {{{param}}} name? (add it here)"),
     }

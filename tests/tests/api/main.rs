@@ -16,6 +16,7 @@ mod jwt;
 mod lambda_events;
 mod openapi;
 mod permissions;
+mod push;
 mod reminders;
 mod users;
 mod webhooks;

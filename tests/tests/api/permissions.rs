@@ -62,14 +62,19 @@ fn deleting_one_action_from_one_policy_fails_naming_function_operation_and_resou
 }
 
 #[test]
-fn the_functions_that_read_the_signing_keys_are_the_ones_granted_them() {
+fn the_functions_that_read_the_secrets_are_the_ones_granted_them() {
     let t = template::template();
     let needs = iam::start_needs(&t);
-    let readers: Vec<&str> = needs.iter().map(|c| c.caller.as_str()).collect();
-    assert_eq!(readers, ["auth", "categories", "challenges", "habits", "reminders", "users"]);
-    assert!(needs.iter().all(|c| c.resource == "SigningKeys"));
+    let readers = |secret: &str| -> Vec<&str> {
+        needs.iter().filter(|c| c.resource == secret).map(|c| c.caller.as_str()).collect()
+    };
+    assert_eq!(readers("SigningKeys"), ["auth", "categories", "challenges", "habits", "reminders", "users"]);
+    assert_eq!(readers("VapidKey"), ["deliver", "reminders"]);
+    assert_eq!(readers("SigningKeys").len() + readers("VapidKey").len(), needs.len(), "no other secret");
     let policies = iam::policies(&t, &admin_policy()).unwrap();
     assert!(!iam::allowed(&policies["dispatcher"], "secretsmanager:GetSecretValue", "SigningKeys"));
+    assert!(!iam::allowed(&policies["deliver"], "secretsmanager:GetSecretValue", "SigningKeys"));
+    assert!(!iam::allowed(&policies["habits"], "secretsmanager:GetSecretValue", "VapidKey"));
     assert!(needs.iter().all(|c| iam::allowed(&policies[&c.caller], &c.action, &c.resource)));
 }
 

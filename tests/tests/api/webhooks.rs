@@ -5,7 +5,7 @@
 
 use super::dispatcher::{armed, habit, ALL};
 use chrono::{DateTime, Duration, Utc};
-use deliver::{handle_event, DeliverConfig, Report};
+use deliver::{DeliverConfig, Deliverer, Report};
 use habit_tests::{Session, TestApp};
 use serde_json::{json, Value};
 use shared::models::{DeliveryItem, DeliveryStatus, OutboxItem};
@@ -13,24 +13,27 @@ use std::sync::{Arc, Mutex};
 
 /// What a receiver was sent: headers and body of each request.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     id: String,
     timestamp: i64,
     signature: String,
     body: String,
+    pub(crate) raw: Vec<u8>,
+    pub(crate) headers: std::collections::HashMap<String, String>,
 }
 
 /// An HTTP receiver on loopback: `/ok` answers 204; `/flaky` 500 three times, then 200; `/fail`
-/// always 503; `/hang` answers after 3 s (longer than the tests' 1 s attempt) while `hang` is set.
+/// always 503; `/gone` 410; `/push` 201 (as a push service); `/hang` answers after 3 s (longer
+/// than the tests' 1 s attempt) while `hang` is set.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<(String, Received)>>>,
     hang: Arc<std::sync::atomic::AtomicBool>,
     base: String,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         use axum::{extract::State, http::HeaderMap, routing::post, Router};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let r = Receiver { base: format!("http://{}", listener.local_addr().unwrap()), ..Default::default() };
@@ -39,7 +42,7 @@ impl Receiver {
             State(r): State<Receiver>,
             uri: axum::http::Uri,
             h: HeaderMap,
-            body: String,
+            raw: axum::body::Bytes,
         ) -> axum::http::StatusCode {
             use axum::http::StatusCode;
             let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
@@ -47,7 +50,9 @@ impl Receiver {
                 id: header("webhook-id"),
                 timestamp: header("webhook-timestamp").parse().unwrap_or(0),
                 signature: header("webhook-signature"),
-                body,
+                body: String::from_utf8_lossy(&raw).into_owned(),
+                raw: raw.to_vec(),
+                headers: h.iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_owned())).collect(),
             };
             let path = uri.path().to_owned();
             let seen = {
@@ -58,6 +63,8 @@ impl Receiver {
             match path.as_str() {
                 "/flaky" if seen <= 3 => StatusCode::INTERNAL_SERVER_ERROR,
                 "/fail" => StatusCode::SERVICE_UNAVAILABLE,
+                "/gone" => StatusCode::GONE,
+                "/push" => StatusCode::CREATED,
                 "/hang" if r.hang.load(std::sync::atomic::Ordering::SeqCst) => {
                     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
                     StatusCode::OK
@@ -84,16 +91,16 @@ impl Receiver {
         r
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn at(&self, path: &str) -> Vec<Received> {
+    pub(crate) fn at(&self, path: &str) -> Vec<Received> {
         self.got.lock().unwrap().iter().filter(|(p, _)| p == path).map(|(_, r)| r.clone()).collect()
     }
 }
 
-fn cfg() -> DeliverConfig {
+pub(crate) fn cfg() -> DeliverConfig {
     DeliverConfig { max_attempts: 4, disable_after: 4, ..DeliverConfig::default() }
 }
 
@@ -116,7 +123,7 @@ async fn stream_event(app: &TestApp) -> Value {
     json!({ "Records": records })
 }
 
-async fn outbox(app: &TestApp) -> Vec<OutboxItem> {
+pub(crate) async fn outbox(app: &TestApp) -> Vec<OutboxItem> {
     let items = app.items().await;
     items
         .into_iter()
@@ -131,14 +138,18 @@ async fn deliveries(app: &TestApp, s: &Session, hook: &str) -> Vec<Value> {
     r.body["items"].as_array().unwrap().clone()
 }
 
-async fn run_stream(app: &TestApp, c: &DeliverConfig, now: DateTime<Utc>) -> Report {
-    let sender = app.state.webhook_sender();
-    handle_event(&app.deliver, sender, c, &stream_event(app).await, now, None).await.unwrap()
+/// The deliver function of the world, with `cfg`.
+pub(crate) fn deliverer<'a>(app: &'a TestApp, cfg: &'a DeliverConfig) -> Deliverer<'a> {
+    Deliverer { db: &app.deliver, sender: app.state.webhook_sender(), vapid: app.state.vapid().unwrap(), cfg }
 }
 
-async fn run_schedule(app: &TestApp, c: &DeliverConfig, now: DateTime<Utc>) -> Report {
+pub(crate) async fn run_stream(app: &TestApp, c: &DeliverConfig, now: DateTime<Utc>) -> Report {
+    deliverer(app, c).handle_event(&stream_event(app).await, now, None).await.unwrap()
+}
+
+pub(crate) async fn run_schedule(app: &TestApp, c: &DeliverConfig, now: DateTime<Utc>) -> Report {
     let event = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
-    handle_event(&app.deliver, app.state.webhook_sender(), c, &event, now, None).await.unwrap()
+    deliverer(app, c).handle_event(&event, now, None).await.unwrap()
 }
 
 fn verify(secret: &str, r: &Received) {
@@ -193,7 +204,7 @@ async fn a_fired_reminder_is_delivered_once_signed_with_the_notification_id() {
     assert_eq!(listed[0]["payload"], body);
 
     // The same stream batch again (a redelivery) and a scheduled run send nothing more.
-    let again = handle_event(&app.deliver, app.state.webhook_sender(), &cfg(), &json!({"Records": [{
+    let again = deliverer(&app, &cfg()).handle_event(&json!({"Records": [{
         "eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": format!("USER#{}", s.user_id)}, "SK": {"S": format!("OUTBOX#{}", got[0].id)}}}}]}), due, None)
         .await
         .unwrap();
@@ -259,7 +270,7 @@ async fn an_endpoint_that_always_fails_is_given_up_switched_off_and_its_user_tol
     let (dead, _) = app.state.db.dead_deliveries(10, None).await.unwrap();
     let dead: Vec<&DeliveryItem> = dead.iter().collect();
     assert_eq!(dead.len(), 1, "the dead-letter list holds it");
-    assert_eq!((dead[0].webhook_id.as_str(), dead[0].status), (hook.as_str(), DeliveryStatus::Dead));
+    assert_eq!((dead[0].target_id.as_str(), dead[0].status), (hook.as_str(), DeliveryStatus::Dead));
     let w = app.get(&format!("/me/webhooks/{hook}"), &s.access).await;
     assert_eq!(w.body["enabled"], false);
     assert_eq!(w.body["disabled_reason"], "4 failed deliveries in a row");
@@ -400,10 +411,14 @@ async fn webhook_routes_check_input_hide_the_secret_and_stay_with_their_owner() 
         )
         .await;
     r.problem(400);
-    let (hook, secret) = add_webhook(&app, &s, &rx.url("/ok"), &["reminder.fired", "reminder.fired"]).await;
+    let twice = json!({"url": rx.url("/ok"), "event_types": ["reminder.fired", "reminder.fired"]});
+    let r = app.call("POST", "/me/webhooks", Some(&s.access), Some(twice)).await;
+    r.problem(400);
+    r.names_field("event_types");
+    let (hook, secret) = add_webhook(&app, &s, &rx.url("/ok"), &["reminder.fired"]).await;
     assert!(secret.starts_with("whsec_"));
     let got = app.get(&format!("/me/webhooks/{hook}"), &s.access).await;
-    assert_eq!(got.body["event_types"], json!(["reminder.fired"]), "each type once");
+    assert_eq!(got.body["event_types"], json!(["reminder.fired"]));
     assert!(!got.body.to_string().contains(&secret), "the secret is shown once");
     assert!(!app.get("/me/webhooks", &s.access).await.body.to_string().contains(&secret));
     // Another user sees nothing of it.
@@ -468,15 +483,15 @@ async fn the_sample_stream_and_schedule_events_start_the_delivery() {
     )
     .unwrap();
     assert_eq!(deliver::stream_outbox_keys(&stream), Some(vec![(s.user_id.clone(), event_id.clone())]));
-    let first =
-        handle_event(&app.deliver, app.state.webhook_sender(), &cfg(), &stream, Utc::now(), None).await.unwrap();
+    let c = cfg();
+    let d = deliverer(&app, &c);
+    let first = d.handle_event(&stream, Utc::now(), None).await.unwrap();
     assert_eq!((first.events, first.failed_attempts), (1, 1), "{first:?}");
     let scheduled: Value = serde_json::from_str(&read("deliver-scheduled.json")).unwrap();
     let later = Utc::now() + Duration::hours(3);
-    let retry = handle_event(&app.deliver, app.state.webhook_sender(), &cfg(), &scheduled, later, None).await.unwrap();
+    let retry = d.handle_event(&scheduled, later, None).await.unwrap();
     assert_eq!((retry.events, retry.failed_attempts), (1, 1), "{retry:?}");
     assert!(rx.at("/flaky").iter().all(|g| g.id == event_id));
-    let unknown =
-        handle_event(&app.deliver, app.state.webhook_sender(), &cfg(), &json!({"hello": 1}), later, None).await;
+    let unknown = d.handle_event(&json!({"hello": 1}), later, None).await;
     assert!(unknown.is_err(), "neither a stream batch nor a schedule is refused");
 }
