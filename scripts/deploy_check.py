@@ -122,17 +122,21 @@ HTTP_ENV = COMMON_ENV | {"SIGNING_KEYS_SECRET_ARN", "SIGNING_KEYS_VERSION", "JWT
                          "ACCESS_TOKEN_TTL_SECONDS"}
 DISPATCHER_ENV = COMMON_ENV | {"REMINDER_LATE_WINDOW_SECONDS", "DISPATCH_CONCURRENCY"}
 VAPID_ENV = {"VAPID_SECRET_ARN", "VAPID_SUBJECT"}  # Web Push: the key's secret, the operator's contact
-DELIVER_ENV = COMMON_ENV | VAPID_ENV | {"WEBHOOK_TIMEOUT_MS", "DELIVERY_MAX_ATTEMPTS", "DELIVERY_BASE_DELAY_SECONDS",
+MAIL_ENV = {"SES_FROM_ADDRESS", "SES_CONFIGURATION_SET", "APP_URL"}  # e-mail links and reminders
+DELIVER_ENV = COMMON_ENV | VAPID_ENV | MAIL_ENV | {"WEBHOOK_TIMEOUT_MS", "DELIVERY_MAX_ATTEMPTS", "DELIVERY_BASE_DELAY_SECONDS",
                                         "DELIVERY_MAX_DELAY_SECONDS", "WEBHOOK_DISABLE_AFTER"}
 PUSH_BINARY = "reminders"  # serves the push routes (the VAPID public key)
-ENV_OF = {SCHEDULED_BINARY: DISPATCHER_ENV, DELIVER_BINARY: DELIVER_ENV, PUSH_BINARY: HTTP_ENV | VAPID_ENV}
+MAIL_BINARIES = {"auth", "users", DELIVER_BINARY}  # links (auth, users), reminders (deliver)
+ENV_OF = {SCHEDULED_BINARY: DISPATCHER_ENV, DELIVER_BINARY: DELIVER_ENV, PUSH_BINARY: HTTP_ENV | VAPID_ENV,
+          "auth": HTTP_ENV | MAIL_ENV, "users": HTTP_ENV | MAIL_ENV}
 VAPID_READERS = {PUSH_BINARY, DELIVER_BINARY}
 SAME_IN_EVERY_HTTP_FUNCTION = ["SIGNING_KEYS_SECRET_ARN", "SIGNING_KEYS_VERSION", "JWT_ISSUER", "JWT_AUDIENCE",
                                "ACCESS_TOKEN_TTL_SECONDS"]  # auth issues tokens, the others verify them
 SIGNING_KEYS_ENV = "SIGNING_KEYS_SECRET_ARN"  # names the AWS::SecretsManager::Secret with the key set
 # Local development only, or secrets that belong in Secrets Manager, not in plain environment variables.
 # WEBHOOK_ALLOW_PRIVATE lets webhooks reach private addresses (local receivers): never in the cloud.
-FORBIDDEN_ENV = {"DYNAMODB_ENDPOINT", "JWT_SECRET", "JWT_KEYS", "WEBHOOK_ALLOW_PRIVATE"}
+# SES_ENDPOINT points at a local SES; VAPID_SECRET is the key material in plain text.
+FORBIDDEN_ENV = {"DYNAMODB_ENDPOINT", "JWT_SECRET", "JWT_KEYS", "WEBHOOK_ALLOW_PRIVATE", "SES_ENDPOINT", "VAPID_SECRET"}
 LOG_LEVELS = {"error", "warn", "info", "debug"}  # not trace: the runtime would log whole events
 MIN_SECRET_LEN = 32  # bytes of a signing key (shared::signing::MIN_SECRET_LEN)
 INT_RANGES = {
@@ -162,6 +166,7 @@ EXPECTED_RESOURCE_COUNTS = {
     "AWS::CloudWatch::Alarm": 5,
     "AWS::Lambda::EventSourceMapping": 1,  # the outbox's stream into the deliver function
     "AWS::Logs::MetricFilter": 1,  # deliveries given up
+    "AWS::SES::ConfigurationSet": 1,  # every message the functions send
     "AWS::SecretsManager::Secret": 2,  # the signing keys, the VAPID key's secret
     "AWS::Lambda::EventInvokeConfig": 1,
 }
@@ -176,6 +181,7 @@ TEMPLATE_CHECKED_TYPES = {
     "AWS::Lambda::EventInvokeConfig",
     "AWS::Lambda::EventSourceMapping",
     "AWS::Logs::MetricFilter",
+    "AWS::SES::ConfigurationSet",
 }
 # Properties moto accepts but does not apply (measured with moto 5.2.5): checked in the translated
 # template; what the emulator reports is shown for information.
@@ -721,6 +727,7 @@ def template_checks(report: Report, translated: dict) -> None:
         ("dispatcher retries (AWS::Lambda::EventInvokeConfig)", check_event_invoke_config),
         ("outbox stream (AWS::Lambda::EventSourceMapping)", check_outbox_stream),
         ("deliveries given up (AWS::Logs::MetricFilter)", check_dead_deliveries_metric),
+        ("e-mail (AWS::SES::ConfigurationSet)", check_mail),
     ]
     for area, check in groups:
         report.guarded(T, area, check, translated, fids)
@@ -877,6 +884,31 @@ def check_dead_deliveries_metric(report: Report, area: str, translated: dict, fi
     report.check(TEMPLATE, area, f"an alarm on {t['MetricNamespace']}/{t['MetricName']} fires at the first one",
                  len(watched) == 1 and float(watched[0].get("Threshold", -1)) == 0
                  and watched[0].get("ComparisonOperator") == "GreaterThanThreshold")
+
+
+def check_mail(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
+    """The functions that send links name the sender, the configuration set and the app, and may
+    send through SES with that set only (SendEmail, nothing more)."""
+    (cid, _), = resources_of(translated, "AWS::SES::ConfigurationSet").items()
+    res = translated["Resources"]
+    for binary, fid in sorted(fids.items()):
+        env = res[fid]["Properties"].get("Environment", {}).get("Variables", {})
+        role = res[getatt_target(res[fid]["Properties"]["Role"])]["Properties"]
+        statements = [st for pol in role.get("Policies", []) for st in as_list(pol["PolicyDocument"].get("Statement"))]
+        on_ses = [st for st in statements if any(a.startswith("ses:") for a in as_list(st.get("Action")))]
+        if binary not in MAIL_BINARIES:
+            report.check(TEMPLATE, area, f"{binary}: sends no e-mail", not on_ses and "SES_FROM_ADDRESS" not in env)
+            continue
+        report.equal(TEMPLATE, area, f"{binary}: SES_CONFIGURATION_SET is the stack's set",
+                     env.get("SES_CONFIGURATION_SET"), {"Ref": cid})
+        report.check(TEMPLATE, area, f"{binary}: sender and app address are set",
+                     bool(env.get("SES_FROM_ADDRESS")) and bool(env.get("APP_URL")))
+        actions = sorted({a for st in on_ses for a in as_list(st.get("Action"))})
+        resources = [json.dumps(r, sort_keys=True) for st in on_ses for r in as_list(st.get("Resource"))]
+        report.equal(TEMPLATE, area, f"{binary}: may call ses:SendEmail and nothing else of SES", actions, ["ses:SendEmail"])
+        report.check(TEMPLATE, area, f"{binary}: on the account's identities and the stack's configuration set only",
+                     len(resources) == 2 and any(":identity/*" in r for r in resources)
+                     and any(":configuration-set/${" + cid + "}" in r for r in resources), f"resources {resources}")
 
 
 def check_queue_policy(report: Report, area: str, translated: dict, fids: dict[str, str]) -> None:
@@ -1209,7 +1241,9 @@ def check_roles(report: Report, area: str, d: Deployed) -> None:
         actual = []
         for n in c["iam"].list_role_policies(RoleName=role_name)["PolicyNames"]:
             doc = parse_policy(c["iam"].get_role_policy(RoleName=role_name, PolicyName=n)["PolicyDocument"])
-            actual += [statement_key(s) for s in as_list(doc.get("Statement", [])) if s.get("Resource") is not None]
+            # (moto keeps a `${X}` of a skipped resource as it is: such a statement is the template's to check.)
+            actual += [statement_key(s) for s in as_list(doc.get("Statement", []))
+                       if s.get("Resource") is not None and "${" not in json.dumps(s.get("Resource"))]
         declared, unresolved = [], []
         for pol in translated["Resources"][role_id]["Properties"].get("Policies", []):
             for st in as_list(pol["PolicyDocument"].get("Statement", [])):
@@ -1239,7 +1273,7 @@ def check_roles(report: Report, area: str, d: Deployed) -> None:
                          effect == "Allow" and not wild and not stray and bool(resources),
                          f"wildcard actions {wild}; resources outside the table and its indexes {stray}")
         services = sorted({a.split(":")[0] for _, actions, _, _ in actual for a in actions})
-        allowed = ["dynamodb", "sqs"] if binary in NON_HTTP else ["dynamodb"]
+        allowed = ["dynamodb"] + (["sqs"] if binary in NON_HTTP else []) + (["ses"] if binary in MAIL_BINARIES else [])
         report.check(EMULATOR, area, f"{binary}: no other services than {'/'.join(allowed)} "
                      "(the signing keys' statement is checked in the template)",
                      set(services) <= set(allowed), f"services: {services}")

@@ -42,8 +42,17 @@ start_dynamodb() {
   wait_for "http://127.0.0.1:$1" 60
 }
 
+# start_ses PORT LOGFILE: starts the local SES (aws-ses-v2-local, which keeps what it was sent:
+# its viewer and `GET /store` on that port); sets SES_PID and exports SES_ENDPOINT.
+start_ses() {
+  "$root/node_modules/.bin/aws-ses-v2-local" --port "$1" >"$2" 2>&1 &
+  SES_PID=$!
+  export SES_ENDPOINT="http://127.0.0.1:$1"
+  wait_for "$SES_ENDPOINT/health-check" 60
+}
+
 # Environment of the functions when run locally.
 function_env() {
   local endpoint="$1" table="$2"
-  echo "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$endpoint,JWT_SECRET=${JWT_SECRET:-local-development-secret-not-for-production},LOG_LEVEL=${LOG_LEVEL:-info},WEBHOOK_ALLOW_PRIVATE=true,VAPID_SECRET=${VAPID_SECRET:-local-vapid-secret-not-for-production-0123456789},VAPID_SUBJECT=mailto:dev@localhost.example,WEBHOOK_TIMEOUT_MS=${WEBHOOK_TIMEOUT_MS:-3000},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1"
+  echo "TABLE_NAME=$table,DYNAMODB_ENDPOINT=$endpoint,JWT_SECRET=${JWT_SECRET:-local-development-secret-not-for-production},LOG_LEVEL=${LOG_LEVEL:-info},WEBHOOK_ALLOW_PRIVATE=true,VAPID_SECRET=${VAPID_SECRET:-local-vapid-secret-not-for-production-0123456789},VAPID_SUBJECT=mailto:dev@localhost.example,WEBHOOK_TIMEOUT_MS=${WEBHOOK_TIMEOUT_MS:-3000},SES_ENDPOINT=${SES_ENDPOINT:-http://127.0.0.1:8005},SES_FROM_ADDRESS=no-reply@habit-tracker.localhost,APP_URL=${APP_URL:-http://localhost:3000},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1"
 }

@@ -15,10 +15,13 @@ step "local triggers: every trigger of the template is played locally"; python3 
 DDB_PORT="$(free_port)"
 mkdir -p target
 start_dynamodb "$DDB_PORT" target/dynamodb-local-test.log
+# The local SES: the integration tests and the functions under `cargo lambda watch` send to it,
+# and the tests read what it got.
+start_ses "$(free_port)" target/ses-local.log
 WATCH_PID="" TRIGGERS_PID="" PROXY_PID=""
 cleanup() {
   [ -n "$WATCH_PID" ] && kill -- -"$WATCH_PID" 2>/dev/null
-  kill $TRIGGERS_PID $PROXY_PID "$DDB_PID" 2>/dev/null || true
+  kill $TRIGGERS_PID $PROXY_PID "$DDB_PID" "$SES_PID" 2>/dev/null || true
 }
 trap cleanup EXIT
 # start_watch ENDPOINT TABLE LOG [VAR=VALUE,...]: the functions under `cargo lambda watch` on a

@@ -7,6 +7,7 @@ pub mod config;
 pub mod cursor;
 pub mod deadline;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod idempotency;

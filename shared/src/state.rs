@@ -20,6 +20,8 @@ pub struct Inner {
     webhooks: std::sync::OnceLock<crate::webhooks::Sender>,
     /// The VAPID key (Web Push): read at start by the function that serves the push routes.
     vapid: Option<crate::push::Vapid>,
+    /// The mailer (SES): read at start by the functions that send links (auth, users).
+    mailer: Option<crate::email::Mailer>,
 }
 
 #[derive(Clone)]
@@ -42,7 +44,19 @@ impl AppState {
             auth,
             webhooks: std::sync::OnceLock::new(),
             vapid: None,
+            mailer: None,
         }))
+    }
+
+    /// This state with the mailer (before it is shared).
+    pub fn with_mailer(mut self, mailer: crate::email::Mailer) -> Self {
+        Arc::get_mut(&mut self.0).expect("with_mailer before the state is shared").mailer = Some(mailer);
+        self
+    }
+
+    /// The mailer; a function started without one cannot send mail (a 500, logged).
+    pub fn mailer(&self) -> Result<&crate::email::Mailer, crate::ApiError> {
+        self.mailer.as_ref().ok_or_else(|| crate::ApiError::internal("this function has no mailer"))
     }
 
     /// This state with the VAPID key (before it is shared).
@@ -65,26 +79,36 @@ impl AppState {
     /// in AWS), sets up telemetry and builds the DynamoDB client. A configuration error ends the
     /// process with a clear message.
     pub async fn from_env() -> Self {
-        Self::load(false).await
+        Self::load(false, false).await
     }
 
     /// [`from_env`](Self::from_env) with the VAPID key (`VAPID_SECRET_ARN` or `VAPID_SECRET`, and
     /// `VAPID_SUBJECT`): the function that serves the Web Push routes.
     pub async fn from_env_with_push() -> Self {
-        Self::load(true).await
+        Self::load(true, false).await
     }
 
-    async fn load(push: bool) -> Self {
+    /// [`from_env`](Self::from_env) with the mailer (`SES_FROM_ADDRESS`, `APP_URL`, ...): the
+    /// functions that send e-mail links.
+    pub async fn from_env_with_mail() -> Self {
+        Self::load(false, true).await
+    }
+
+    async fn load(push: bool, mail: bool) -> Self {
         let sdk = crate::storage::sdk_config().await;
         let config = Config::from_env().unwrap_or_else(|e| crate::config::exit_with(e));
         let auth = AuthConfig::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
         crate::telemetry::init(config.log_level);
         let client = config.client(&sdk);
-        let state = AppState::new(config, auth, client);
-        if !push {
-            return state;
+        let mut state = AppState::new(config, auth, client);
+        if push {
+            let vapid = crate::push::Vapid::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
+            state = state.with_vapid(vapid);
         }
-        let vapid = crate::push::Vapid::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
-        state.with_vapid(vapid)
+        if mail {
+            let mailer = crate::email::Mailer::from_env(&sdk).await.unwrap_or_else(|e| crate::config::exit_with(e));
+            state = state.with_mailer(mailer);
+        }
+        state
     }
 }

@@ -6,7 +6,9 @@ stand-ins here, each checking what it gets with a reference implementation:
 - a webhook receiver verifying every request with the Standard Webhooks reference library
   (`standardwebhooks`, PyPI);
 - a push service decrypting every message with the subscription's private key (`http_ece`, PyPI,
-  RFC 8291) and verifying its VAPID JWT (`cryptography`, RFC 8292).
+  RFC 8291) and verifying its VAPID JWT (`cryptography`, RFC 8292);
+- and the local SES (`SES_ENDPOINT`, aws-ses-v2-local), whose store holds the e-mails the
+  functions sent: the verification and reset links are followed.
 
     delivery.py BASE_URL TRIGGERS_LOG
 
@@ -34,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 BASE, TRIGGERS_LOG = sys.argv[1], sys.argv[2]
+SES = os.environ["SES_ENDPOINT"]
 passed = failed = 0
 received = []  # (path, headers, body, verified payload or the verification error)
 secrets = {}  # path -> secret
@@ -143,6 +146,38 @@ status, reg = call("POST", "/auth/register",
                    {"username": name, "email": f"{name}@example.com", "password": "correct horse battery"})
 check("a user registers", status == 201, reg)
 token = reg["access_token"]
+
+
+def mail_to(address):
+    with urllib.request.urlopen(SES + "/store", timeout=30) as r:
+        return [m for m in json.loads(r.read())["emails"] if address in m["destination"]["to"]]
+
+
+def link_token(address, page):
+    for m in reversed(mail_to(address)):
+        text = m["body"].get("text") or ""
+        if f"/{page}?token=" in text:
+            return text.split(f"/{page}?token=", 1)[1].split()[0]
+    return None
+
+
+address = f"{name}@example.com"
+mails = mail_to(address)
+check("registration e-mailed a verification link to the address (SES)",
+      len(mails) == 1 and mails[0]["subject"] == "Confirm your e-mail address", mails)
+token_v = link_token(address, "verify-email")
+status, _ = call("POST", "/auth/verify-email", {"token": token_v})
+status_me, me = call("GET", "/me", None, token)
+check("following it verifies the address", status == 204 and me.get("email_verified") is True, (status, me))
+status, accepted = call("POST", "/auth/password-reset", {"email": address})
+check("a password reset is accepted", status == 202, accepted)
+token_r = link_token(address, "reset-password")
+status, _ = call("POST", "/auth/password-reset/confirm", {"token": token_r, "new_password": "a fresh horse battery staple"})
+status_old, _ = call("GET", "/me", None, token)
+status_login, login = call("POST", "/auth/login", {"username": name, "password": "a fresh horse battery staple"})
+check("the reset link sets a new password and ends every session",
+      status == 204 and status_old == 401 and status_login == 200, (status, status_old, status_login))
+token = login["access_token"]
 status, w = call("POST", "/me/webhooks", {"url": hook_base + "/in", "event_types": ["entry.recorded"]}, token)
 check("a webhook is added, its secret shown once", status == 201 and w["secret"].startswith("whsec_"), w)
 secrets["/in"] = w["secret"]

@@ -89,6 +89,16 @@ fn template_resource(v: &Y) -> Result<String, String> {
             }
         }
     }
+    if let Y::Tagged(t) = v {
+        // SES: `!Sub "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:<kind>/<name>"`,
+        // named `ses:<kind>/<name>` (a `${X}` in the name kept as `X`).
+        let sub = t.value.as_str().filter(|_| t.tag == "!Sub");
+        if let Some(rest) =
+            sub.and_then(|s| s.strip_prefix("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"))
+        {
+            return Ok(format!("ses:{}", rest.replace("${", "").replace('}', "")));
+        }
+    }
     if v.as_str() == Some("*") {
         return Ok("*".into());
     }
@@ -220,6 +230,32 @@ pub fn event_source_needs(template: &Y) -> Result<BTreeSet<Call>, String> {
         }
     }
     Ok(out)
+}
+
+/// What a function that sends e-mail needs, read from its environment rather than recorded (SES
+/// calls are not counted as DynamoDB's are): with `SES_FROM_ADDRESS` set, `ses:SendEmail` on the
+/// sender's identity (any of the account's: `identity/*`) and, with `SES_CONFIGURATION_SET: !Ref
+/// X`, on that configuration set (SES authorizes a send against both).
+pub fn mail_needs(template: &Y) -> BTreeSet<Call> {
+    let mut out = BTreeSet::new();
+    for (_, f) in crate::template::functions(template) {
+        let vars = &f["Properties"]["Environment"]["Variables"];
+        let Some(binary) = crate::template::binary(f) else { continue };
+        if vars["SES_FROM_ADDRESS"].is_null() {
+            continue;
+        }
+        let need = |resource: String| Call {
+            caller: binary.to_owned(),
+            operation: "SendEmail (e-mail links)".to_owned(),
+            action: "ses:SendEmail".to_owned(),
+            resource,
+        };
+        out.insert(need("ses:identity/*".into()));
+        if let Ok(set) = template_resource(&vars["SES_CONFIGURATION_SET"]) {
+            out.insert(need(format!("ses:configuration-set/{set}")));
+        }
+    }
+    out
 }
 
 /// What the check found for one caller.

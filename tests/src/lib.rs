@@ -48,20 +48,84 @@ pub fn endpoint() -> &'static str {
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let script = repo_root().join("scripts/dynamodb-local.sh");
-        // The watcher shell stops DynamoDB Local as soon as this test process is gone.
-        let watcher = format!(
-            "'{}' {port} >/dev/null 2>&1 & child=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $child",
-            script.display(),
-            pid = std::process::id()
-        );
-        let mut child = std::process::Command::new("sh").arg("-c").arg(watcher).spawn().expect("start DynamoDB Local");
-        std::thread::spawn(move || child.wait());
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "DynamoDB Local did not start (run `make setup`)");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        start_for_this_process(&format!("'{}' {port}", script.display()), port, "DynamoDB Local");
         format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// Starts `command` (a shell command line) for as long as this test process lives (a watcher
+/// shell stops it as soon as the process is gone), and waits until `port` takes connections.
+fn start_for_this_process(command: &str, port: u16, what: &str) {
+    let watcher = format!(
+        "{command} >/dev/null 2>&1 & child=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $child",
+        pid = std::process::id()
+    );
+    let mut child = std::process::Command::new("sh").arg("-c").arg(watcher).spawn().expect(what);
+    std::thread::spawn(move || child.wait());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start (run `make setup`)");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The local SES (aws-ses-v2-local, npm), started on first use when `SES_ENDPOINT` names none.
+pub fn ses_endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        if let Some(e) = std::env::var("SES_ENDPOINT").ok().filter(|e| !e.is_empty()) {
+            return e;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let bin = repo_root().join("node_modules/.bin/aws-ses-v2-local");
+        start_for_this_process(&format!("'{}' --port {port}", bin.display()), port, "aws-ses-v2-local");
+        format!("http://127.0.0.1:{port}")
+    })
+}
+
+/// The test worlds' mailer: the local SES, links to the test app.
+pub fn mailer() -> shared::email::Mailer {
+    shared::email::Mailer::local(
+        ses_endpoint(),
+        shared::email::EmailSettings {
+            from: "reminders@habit-tracker.test".into(),
+            configuration_set: None,
+            app_url: APP_URL.into(),
+            endpoint: None,
+        },
+    )
+}
+
+/// Where the test worlds' e-mail links point.
+pub const APP_URL: &str = "https://app.habit-tracker.test";
+
+/// The messages the local SES was sent to `to`, oldest first (`GET /store`).
+pub async fn mail_to(to: &str) -> Vec<Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = ses_endpoint().trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("local SES");
+    stream.write_all(format!("GET /store HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let store: Value = serde_json::from_str(body).expect("the store is JSON");
+    store["emails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["destination"]["to"].as_array().is_some_and(|t| t.iter().any(|a| a == to)))
+        .cloned()
+        .collect()
+}
+
+/// The token of the last link of `page` (`verify-email`, `reset-password`) mailed to `to`.
+pub async fn last_link_token(to: &str, page: &str) -> Option<String> {
+    let prefix = format!("{APP_URL}/{page}?token=");
+    mail_to(to).await.iter().rev().find_map(|m| {
+        let text = m["body"]["text"].as_str()?;
+        let start = text.find(&prefix)? + prefix.len();
+        Some(text[start..].split_whitespace().next()?.to_owned())
     })
 }
 
@@ -176,8 +240,9 @@ pub fn functions(config: &Config, auth: &AuthConfig, calls: &CallCounter) -> Vec
     FUNCTIONS
         .iter()
         .map(|f| {
-            let state =
-                AppState::new(config.clone(), auth.clone(), client_of(f.name, config, calls)).with_vapid(vapid());
+            let state = AppState::new(config.clone(), auth.clone(), client_of(f.name, config, calls))
+                .with_vapid(vapid())
+                .with_mailer(mailer());
             Function { name: f.name, routes: (f.routes)(), router: (f.app)(state) }
         })
         .collect()
@@ -266,7 +331,7 @@ impl TestApp {
         let calls = CallCounter::default();
         let client = client(&calls);
         shared::storage::table::create_table_without_stream(&client, &table).await.expect("create table");
-        let state = AppState::new(config(&table), auth(), client.clone()).with_vapid(vapid());
+        let state = AppState::new(config(&table), auth(), client.clone()).with_vapid(vapid()).with_mailer(mailer());
         let functions = functions(&config(&table), &auth(), &calls);
         let dispatcher = shared::storage::Db::new(client_of("dispatcher", &config(&table), &calls), table.clone());
         let deliver = shared::storage::Db::new(client_of("deliver", &config(&table), &calls), table.clone());

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     domain::Role,
     domain::{Checker, Email, Password, Phone, Username},
+    email,
     http::{Json, SourceIp},
     models::{ProfileItem, UserItem, UserView},
     password, session,
@@ -16,7 +17,8 @@ use utoipa::ToSchema;
 
 // The dummy password hash that unknown users are checked against is computed when the function
 // starts: made by the first unknown-user login, that login would take measurably longer.
-shared::routes![start: password::prepare_dummy; register, login, refresh, logout, health, openapi_json, time_zones];
+shared::routes![start: password::prepare_dummy; register, login, refresh, logout, health, openapi_json, time_zones,
+    verify_email, password_reset, password_reset_confirm];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +121,9 @@ async fn register(
     let user = registration.into_user(Role::User).await?;
     let session = session::new_session(&state, &user);
     state.db.create_user(&user, &ProfileItem::empty(&user.user_id, user.created_at), Some(&session.family)).await?;
+    if let Some(nonce) = &user.verify_nonce {
+        email::send_link(&state, &user, email::Purpose::VerifyEmail, nonce).await;
+    }
     let tokens = session.tokens(&state, &user)?;
     Ok((StatusCode::CREATED, axum::Json(SessionBody { user: user.view(), tokens })))
 }
@@ -351,4 +356,92 @@ async fn time_zones() -> impl axum::response::IntoResponse {
         time_zones: shared::domain::TimeZone::names(),
     };
     ([(axum::http::header::CACHE_CONTROL, "public, max-age=86400")], axum::Json(body))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    /// The `token` of the link's query.
+    #[schema(max_length = 1024)]
+    token: String,
+}
+
+/// Confirms an e-mail address: the token of the link sent to it (at registration, at a change of
+/// address, or on `POST /me/email-verification`). Each link works once, for 48 hours, and only
+/// while the account still has that address.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = TokenBody,
+    responses((status = 204, description = "The address is verified")))]
+async fn verify_email(state: axum::extract::State<AppState>, Json(body): Json<TokenBody>) -> ApiResult<StatusCode> {
+    let claims = email::verify(&state.cursors, email::Purpose::VerifyEmail, &body.token, chrono::Utc::now())?;
+    state.db.confirm_email(&claims).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    #[schema(format = Email, max_length = 254, examples("alice@example.com"))]
+    email: String,
+}
+
+/// The answer to a reset request, whatever the address.
+#[derive(Serialize, ToSchema)]
+struct ResetAccepted {
+    detail: &'static str,
+}
+
+const RESET_ACCEPTED: &str = "If an account has this address, a link to choose a new password is on its way.";
+
+/// Asks for a password reset link. The answer is the same whether or not an account has the
+/// address (nobody learns which addresses are registered); the link goes to the account's own
+/// address, works once, for one hour. Counted against the source address's budget, as logins are.
+#[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = ResetBody,
+    responses((status = 202, description = "Accepted (the same for every address)", body = ResetAccepted),
+        (status = 429, description = "Too many requests from this address; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
+async fn password_reset(
+    state: axum::extract::State<AppState>,
+    source: SourceIp,
+    Json(body): Json<ResetBody>,
+) -> ApiResult<impl IntoResponse> {
+    let address = Email::parse(&body.email).map_err(|m| ApiError::invalid("email", m))?;
+    source.reserve(&state).await?;
+    if let Some(user) = state.db.user_by_email(address.as_str()).await?.filter(|u| u.is_active) {
+        let nonce = email::nonce();
+        state.db.start_link(&user, email::Purpose::ResetPassword, &nonce).await?;
+        email::send_link(&state, &user, email::Purpose::ResetPassword, &nonce).await;
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(ResetAccepted { detail: RESET_ACCEPTED })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetConfirmBody {
+    #[schema(max_length = 1024)]
+    token: String,
+    /// 10 to 128 characters, not all one character, and not the username or e-mail.
+    #[schema(format = Password, min_length = 10, max_length = 128)]
+    new_password: String,
+}
+
+/// Sets a new password with a reset link's token, and signs the account out everywhere (every
+/// access and refresh token is revoked). Log in with the new password afterwards.
+#[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirmBody,
+    responses((status = 204, description = "The password is changed; every session has ended")))]
+async fn password_reset_confirm(
+    state: axum::extract::State<AppState>,
+    Json(body): Json<ResetConfirmBody>,
+) -> ApiResult<StatusCode> {
+    let claims = email::verify(&state.cursors, email::Purpose::ResetPassword, &body.token, chrono::Utc::now())?;
+    let user = state
+        .db
+        .get_user(&claims.user_id, true)
+        .await?
+        .ok_or_else(|| ApiError::invalid("token", "is not a valid link, or it has expired or been used"))?;
+    let new = Password::parse(&body.new_password, Some(&user.username), Some(&user.email))
+        .map_err(|m| ApiError::invalid("new_password", m))?;
+    let hash = password::hash(new).await?;
+    state.db.reset_password(&claims, &hash).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

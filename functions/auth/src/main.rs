@@ -1,4 +1,4 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::run(auth::app(shared::AppState::from_env().await)).await
+    shared::run(auth::app(shared::AppState::from_env_with_mail().await)).await
 }

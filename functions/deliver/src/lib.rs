@@ -32,7 +32,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use shared::{
     config::{ConfigError, Vars},
+    email::Mailer,
     keys,
+    models::UserItem,
     models::{
         derived_event_id, Channel, DeliveryItem, DeliveryStatus, EventType, OutboxItem, PushSubscriptionItem,
         WebhookItem,
@@ -174,13 +176,23 @@ pub struct Deliverer<'a> {
     pub db: &'a Db,
     pub sender: &'a Sender,
     pub vapid: &'a Vapid,
+    pub mailer: &'a Mailer,
     pub cfg: &'a DeliverConfig,
 }
 
-/// Where a user's events go: the webhooks and the browsers' push subscriptions.
+/// Where a user's events go: the webhooks, the browsers' push subscriptions, and the verified
+/// address when the user asked for reminders by e-mail.
 struct Targets {
     hooks: Vec<WebhookItem>,
     subs: Vec<PushSubscriptionItem>,
+    user: Option<UserItem>,
+}
+
+impl Targets {
+    /// The address reminders are e-mailed to, if any.
+    fn mail_to(&self) -> Option<&str> {
+        self.user.as_ref().filter(|u| u.is_active && u.email_verified && u.email_reminders).map(|u| u.email.as_str())
+    }
 }
 
 impl Deliverer<'_> {
@@ -267,8 +279,9 @@ impl Deliverer<'_> {
             return Ok(report);
         };
         report.events = 1;
-        let (hooks, subs) = tokio::join!(db.list_webhooks(user_id), db.list_push_subscriptions(user_id));
-        let targets = Targets { hooks: hooks?, subs: subs? };
+        let (hooks, subs, user) =
+            tokio::join!(db.list_webhooks(user_id), db.list_push_subscriptions(user_id), db.get_user(user_id, false));
+        let targets = Targets { hooks: hooks?, subs: subs?, user: user? };
         let pending: Vec<DeliveryItem> = if outbox.expanded {
             db.deliveries_of(&outbox).await?.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect()
         } else {
@@ -334,6 +347,10 @@ impl Deliverer<'_> {
                 Some(sub) => Some((self.push(sub, &d.body, now).await, None)),
                 None => None,
             },
+            Channel::Email => match targets.mail_to() {
+                Some(to) => Some((self.mail(to, &d.body, now).await, None)),
+                None => None,
+            },
         };
         // Removed or switched off since the delivery was chosen: nothing to send it to.
         let Some((a, hook)) = sent else {
@@ -378,6 +395,24 @@ impl Deliverer<'_> {
             }
         }
         Ok(report)
+    }
+
+    /// One reminder e-mail (SES): the API's answer as the attempt's status (200 when SES took it).
+    async fn mail(&self, to: &str, body: &str, now: DateTime<Utc>) -> shared::models::Attempt {
+        let started = std::time::Instant::now();
+        let message = serde_json::from_str::<Value>(body).ok();
+        let text = message.as_ref().and_then(|m| m["data"]["message"].as_str()).unwrap_or("A habit reminder");
+        let subject = format!("Reminder: {text}");
+        let content = format!(
+            "{text}\n\nYou get this because reminders by e-mail are on for your Habit Tracker account \
+             (PATCH /me {{\"email_reminders\": false}} turns them off).\n"
+        );
+        let outcome = self.mailer.send(to, &subject, &content).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(()) => shared::models::Attempt { at: now, status_code: Some(200), error: None, duration_ms },
+            Err(e) => shared::models::Attempt { at: now, status_code: None, error: Some(e), duration_ms },
+        }
     }
 
     /// One Web Push message: `message` encrypted for the subscription (new keys and salt each
@@ -444,6 +479,9 @@ async fn choose(
                     .iter()
                     .map(|s| DeliveryItem::new((user, &s.subscription_id, Channel::Push), id, *t, body.clone(), now)),
             );
+            if targets.mail_to().is_some() {
+                out.push(DeliveryItem::new((user, user, Channel::Email), id, *t, body.clone(), now));
+            }
         }
         out
     };

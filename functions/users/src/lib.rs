@@ -27,6 +27,7 @@ shared::routes![
     patch_me,
     delete_me,
     change_password,
+    resend_verification,
     get_my_profile,
     put_my_profile,
     patch_my_profile,

@@ -30,6 +30,9 @@ pub(crate) struct PatchMeBody {
     #[serde(default)]
     #[schema(format = Password, max_length = 128, examples("correct horse battery"))]
     pub(crate) current_password: Option<String>,
+    /// `true`: reminders are also e-mailed (to a verified address).
+    #[serde(default)]
+    pub(crate) email_reminders: Option<bool>,
 }
 
 /// Changes the caller's username, e-mail or phone number (a new e-mail needs `current_password`).
@@ -67,8 +70,21 @@ pub(crate) async fn patch_me(
     if let Some(p) = phone {
         updated.phone = p;
     }
-    if updated.username == current.username && updated.email == current.email && updated.phone == current.phone {
+    if let Some(on) = body.email_reminders {
+        updated.email_reminders = on;
+    }
+    if updated.username == current.username
+        && updated.email == current.email
+        && updated.phone == current.phone
+        && updated.email_reminders == current.email_reminders
+    {
         return Ok(axum::Json(current.view()));
+    }
+    let new_address = updated.email != current.email;
+    if new_address {
+        // A new address is unverified until a link sent to it is used.
+        updated.email_verified = false;
+        updated.verify_nonce = Some(shared::email::nonce());
     }
     if updated.email != current.email {
         // The e-mail is where a password reset goes: changing it is taking the account.
@@ -77,7 +93,25 @@ pub(crate) async fn patch_me(
     updated.version += 1;
     updated.updated_at = Utc::now();
     state.db.update_user(&current, &updated, None).await?;
+    if let (true, Some(nonce)) = (new_address, &updated.verify_nonce) {
+        shared::email::send_link(&state, &updated, shared::email::Purpose::VerifyEmail, nonce).await;
+    }
     Ok(axum::Json(updated.view()))
+}
+
+/// Sends a new verification link to the caller's address (an earlier link stops working).
+#[utoipa::path(post, path = "/me/email-verification", tag = "users", security(("bearer" = [])),
+    responses((status = 202, description = "A link is on its way to the caller's address"),
+        (status = 409, description = "The address is verified already", content_type = "application/problem+json",
+            body = shared::error::Problem)))]
+pub(crate) async fn resend_verification(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
+    if me.user.email_verified {
+        return Err(ApiError::Conflict { detail: "the e-mail address is verified already".into(), field: None });
+    }
+    let nonce = shared::email::nonce();
+    state.db.start_link(&me.user, shared::email::Purpose::VerifyEmail, &nonce).await?;
+    shared::email::send_link(&state, &me.user, shared::email::Purpose::VerifyEmail, &nonce).await;
+    Ok(StatusCode::ACCEPTED)
 }
 
 /// Admins cannot delete themselves here (that could leave no admin); another admin can.

@@ -180,6 +180,8 @@ pub enum Channel {
     Webhook,
     /// A Web Push message to a browser (RFC 8030/8291/8292).
     Push,
+    /// An e-mail to the user's verified address (SES).
+    Email,
 }
 
 /// Where one delivery stands.

@@ -23,6 +23,18 @@ item! {
         /// Bumped by a password change, role change or deactivation: access tokens carrying an older
         /// value are rejected at once.
         pub token_version: u64,
+        /// The address has been confirmed through a link sent to it (`POST /auth/verify-email`).
+        #[serde(default)]
+        pub email_verified: bool,
+        /// Reminders are also e-mailed (to a verified address only).
+        #[serde(default)]
+        pub email_reminders: bool,
+        /// The nonce of the latest e-mail verification link, until it is used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub verify_nonce: Option<String>,
+        /// The nonce of the latest password reset link, until it is used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reset_nonce: Option<String>,
         /// The event types some enabled webhook of the user takes, kept by the webhook changes'
         /// transactions: a change that can make an event writes its outbox item only when
         /// somebody will receive it.
@@ -78,6 +90,10 @@ impl UserItem {
             role,
             is_active: true,
             token_version: 0,
+            email_verified: false,
+            email_reminders: false,
+            verify_nonce: Some(crate::email::nonce()),
+            reset_nonce: None,
             webhook_events: Vec::new(),
             version: 1,
             created_at: now,
@@ -101,6 +117,8 @@ impl UserItem {
             username: self.username.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),
+            email_verified: self.email_verified,
+            email_reminders: self.email_reminders,
             role: self.role,
             is_active: self.is_active,
             created_at: self.created_at,
@@ -116,6 +134,10 @@ pub struct UserView {
     pub username: String,
     pub email: String,
     pub phone: Option<String>,
+    /// The address has been confirmed through a link sent to it.
+    pub email_verified: bool,
+    /// Reminders are also e-mailed (once the address is verified).
+    pub email_reminders: bool,
     pub role: Role,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,

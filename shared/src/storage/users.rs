@@ -282,3 +282,101 @@ impl Db {
         self.transact(vec![put, user_update]).await.map_err(ApiError::from)
     }
 }
+
+/// The user item's attributes a link's use changes, as one conditional update.
+fn link_update(
+    db: &Db,
+    claims: &crate::email::LinkClaims,
+    nonce_attribute: &str,
+    set: &str,
+    mut vals: std::collections::HashMap<String, AttributeValue>,
+) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+    let key = keys::user(&claims.user_id);
+    vals.insert(":n".into(), s(&claims.nonce));
+    vals.insert(":e".into(), s(&claims.email));
+    vals.insert(":one".into(), n(1));
+    vals.insert(":t".into(), AttributeValue::Bool(true));
+    db.client
+        .update_item()
+        .table_name(&db.table)
+        .key(keys::PK, s(&key.pk))
+        .key(keys::SK, s(&key.sk))
+        .update_expression(format!("SET {set}, version = version + :one REMOVE {nonce_attribute}"))
+        .condition_expression(format!("{nonce_attribute} = :n AND email = :e AND is_active = :t"))
+        .set_expression_attribute_values(Some(vals))
+}
+
+/// A link already used, replaced by a newer one, or for an address the account no longer has.
+fn link_refused<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> ApiError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") {
+        ApiError::invalid("token", "is not a valid link, or it has expired or been used")
+    } else {
+        super::sdk_error(e)
+    }
+}
+
+impl Db {
+    /// The account an e-mail address (as typed) names, by its guard; `None` when none does.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserItem>, ApiError> {
+        let Some(guard) = self.get::<GuardItem>(&keys::email_guard(email), true).await? else { return Ok(None) };
+        self.get_user(&guard.user_id, true).await
+    }
+
+    /// Starts a link of `purpose` for `user`: a new nonce replaces any earlier link's.
+    pub async fn start_link(
+        &self,
+        user: &UserItem,
+        purpose: crate::email::Purpose,
+        nonce: &str,
+    ) -> Result<(), ApiError> {
+        let attribute = match purpose {
+            crate::email::Purpose::VerifyEmail => "verify_nonce",
+            crate::email::Purpose::ResetPassword => "reset_nonce",
+        };
+        let key = keys::user(&user.user_id);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(&key.pk))
+            .key(keys::SK, s(&key.sk))
+            .update_expression(format!("SET {attribute} = :n"))
+            .condition_expression("email = :e")
+            .expression_attribute_values(":n", s(nonce))
+            .expression_attribute_values(":e", s(&user.email))
+            .send()
+            .await
+            .map_err(super::sdk_error)?;
+        Ok(())
+    }
+
+    /// Uses an e-mail verification link: the address it was sent to is verified, once.
+    pub async fn confirm_email(&self, claims: &crate::email::LinkClaims) -> Result<(), ApiError> {
+        link_update(self, claims, "verify_nonce", "email_verified = :t", Default::default())
+            .send()
+            .await
+            .map_err(link_refused)?;
+        Ok(())
+    }
+
+    /// Uses a password reset link: the new hash, and every token and session of the account
+    /// revoked (`token_version`), once.
+    pub async fn reset_password(&self, claims: &crate::email::LinkClaims, hash: &str) -> Result<(), ApiError> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        let vals = values([(":h", s(hash)), (":now", s(now))]);
+        link_update(
+            self,
+            claims,
+            "reset_nonce",
+            "password_hash = :h, token_version = token_version + :one, updated_at = :now",
+            vals,
+        )
+        .send()
+        .await
+        .map_err(link_refused)?;
+        Ok(())
+    }
+}

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         .and_then(|mut calls| {
             calls.extend(iam::start_needs(&template));
             calls.extend(iam::event_source_needs(&template)?);
+            calls.extend(iam::mail_needs(&template));
             Ok(calls)
         })
         .and_then(|calls| Ok((iam::policies(&template, &admin)?, calls)))

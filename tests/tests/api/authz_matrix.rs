@@ -75,6 +75,11 @@ fn policy(method: &str, path: &str) -> Option<(Object, Policy)> {
         // Refresh and logout take a refresh token in the body, never a bearer: a bad one is 401
         // whoever calls.
         ("POST", "/auth/refresh" | "/auth/logout") => (O::None, P::Public(401)),
+        // A link's token in the body, never a bearer: a bad one is 400 whoever calls.
+        ("POST", "/auth/verify-email" | "/auth/password-reset/confirm") => (O::None, P::Public(400)),
+        // The same answer for every address and every caller.
+        ("POST", "/auth/password-reset") => (O::None, P::Public(202)),
+        ("POST", "/me/email-verification") => (O::None, P::SignedIn),
         ("GET", "/health" | "/openapi.json" | "/time-zones" | "/push/public-key") => (O::None, P::Public(200)),
         ("GET" | "PATCH" | "DELETE", "/me") | ("PUT", "/me/password") => (O::None, P::SignedIn),
         ("GET" | "PUT" | "PATCH", "/me/profile") | ("GET", "/me/today" | "/me/notifications") => (O::None, P::SignedIn),
@@ -352,6 +357,11 @@ impl World {
             ),
             ("POST", "/auth/login") => Some(json!({"username": self.a.username, "password": PASSWORD})),
             ("POST", "/auth/refresh" | "/auth/logout") => Some(json!({"refresh_token": "rt1.not.a.token"})),
+            ("POST", "/auth/verify-email") => Some(json!({"token": "not.a.token"})),
+            ("POST", "/auth/password-reset/confirm") => {
+                Some(json!({"token": "not.a.token", "new_password": "another horse battery"}))
+            }
+            ("POST", "/auth/password-reset") => Some(json!({"email": format!("{unique}@example.com")})),
             ("PATCH", "/me") => Some(json!({"phone": null})),
             ("DELETE", "/me") => Some(json!({"current_password": PASSWORD})),
             ("PUT", "/me/password") => {

@@ -8,6 +8,7 @@ mod call_budget;
 mod categories;
 mod challenges;
 mod dispatcher;
+mod email;
 mod faults;
 mod habits;
 mod ids;

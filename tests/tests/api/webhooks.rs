@@ -140,7 +140,13 @@ async fn deliveries(app: &TestApp, s: &Session, hook: &str) -> Vec<Value> {
 
 /// The deliver function of the world, with `cfg`.
 pub(crate) fn deliverer<'a>(app: &'a TestApp, cfg: &'a DeliverConfig) -> Deliverer<'a> {
-    Deliverer { db: &app.deliver, sender: app.state.webhook_sender(), vapid: app.state.vapid().unwrap(), cfg }
+    Deliverer {
+        db: &app.deliver,
+        sender: app.state.webhook_sender(),
+        vapid: app.state.vapid().unwrap(),
+        mailer: app.state.mailer().unwrap(),
+        cfg,
+    }
 }
 
 pub(crate) async fn run_stream(app: &TestApp, c: &DeliverConfig, now: DateTime<Utc>) -> Report {
