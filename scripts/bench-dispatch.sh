@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-dispatch [N=10000] [CONCURRENCY=64]`: loads N due reminders into a DynamoDB Local it
 # starts, runs the dispatcher once (release build) and prints fired/s, DynamoDB calls per reminder
-# and whether every reminder fired exactly once.
+# and whether every reminder fired exactly once; then delivers them (webhooks, Web Push, e-mail
+# through a local SES it starts) and prints delivered/s and whether each arrived exactly once.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 setup
@@ -9,6 +10,7 @@ cd "$root"
 DDB_PORT="$(free_port)"
 mkdir -p target
 start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log
-trap 'kill $DDB_PID 2>/dev/null || true' EXIT
-cargo build --release --quiet -p dispatcher --bin bench-dispatch
+start_ses "$(free_port)" target/ses-local-bench.log
+trap 'kill $DDB_PID $SES_PID 2>/dev/null || true' EXIT
+cargo build --release --quiet -p dispatcher --features bench --bin bench-dispatch
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}"

@@ -111,6 +111,10 @@ def env_for(runtime, table, extra=None):
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
         "TABLE_NAME": table, "JWT_SECRET": SECRET, "DYNAMODB_ENDPOINT": ENDPOINT, "LOG_LEVEL": "warn",
+        # Web Push and e-mail settings (reminders, auth, users); no mail is sent by the benchmark.
+        "VAPID_SECRET": "the-benchmark's-vapid-secret-0123456789", "VAPID_SUBJECT": "mailto:bench@example.com",
+        "SES_FROM_ADDRESS": "no-reply@example.com", "APP_URL": "https://app.example.com",
+        "SES_ENDPOINT": "http://127.0.0.1:9",
     })
     return env
 

@@ -6,11 +6,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 setup
 cd "$root"
-cargo build --release --quiet -p auth -p users -p habits -p categories -p reminders -p challenges -p dispatcher -p habit-tests --bins
+cargo build --release --quiet -p auth -p users -p habits -p categories -p reminders -p challenges -p dispatcher -p habit-tests --bins --features dispatcher/bench
 DDB_PORT="$(free_port)"
 mkdir -p target
 start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log
-trap 'kill $DDB_PID 2>/dev/null || true' EXIT
+start_ses "$(free_port)" target/ses-local-bench.log
+trap 'kill $DDB_PID $SES_PID 2>/dev/null || true' EXIT
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" python3 scripts/bench.py docs/BENCHMARKS.md
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}" | tee target/bench-dispatch.txt
 { printf '\n## Reminder dispatch (`make bench-dispatch`, same run)\n\n'; grep '^|' target/bench-dispatch.txt; } >> docs/BENCHMARKS.md
