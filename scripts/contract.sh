@@ -16,8 +16,15 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "Postman collection (newman) against $url"
 python3 scripts/postman.py --check
+# The story's webhook endpoint (it checks what reached it through the API's deliveries).
+receiver_port="$(free_port)"
+python3 tests/contract/receiver.py "$receiver_port" >target/story-webhooks.log 2>&1 &
+receiver_pid=$!
+trap 'kill $receiver_pid 2>/dev/null || true' EXIT
+wait_for "http://127.0.0.1:$receiver_port" 30
 node_modules/.bin/newman run tests/postman/habit-tracker.postman_collection.json --folder "User story" \
   --env-var "baseUrl=$url" --env-var "adminUsername=$admin" --env-var "adminPassword=$password" \
+  --env-var "webhookUrl=http://127.0.0.1:$receiver_port/story" \
   --color off --reporters cli,json --reporter-json-export target/newman.json | tail -25
 python3 - <<'PY'
 import json

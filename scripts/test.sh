@@ -93,17 +93,21 @@ PROXY_PID=$!
 wait_for "http://127.0.0.1:$PROXY_PORT/__faults" 30 || { cat target/fault-proxy.log; exit 1; }
 start_watch "http://127.0.0.1:$PROXY_PORT" "$FAULT_TABLE" target/watch-faults.log \
   DYNAMODB_ATTEMPT_TIMEOUT_MS=2000,DYNAMODB_OPERATION_TIMEOUT_MS=6000
+# The template's triggers too: the story's deliveries run through the faults as well (the deliver
+# function reaches DynamoDB through the proxy; the stream is read as Lambda's poller reads it).
+python3 scripts/triggers.py run --api "http://127.0.0.1:$API_PORT" --dynamodb "$DYNAMODB_ENDPOINT" --table "$FAULT_TABLE" >target/triggers-faults.log 2>&1 &
+TRIGGERS_PID=$!
 scripts/contract.sh "http://127.0.0.1:$API_PORT" e2eadmin e2e-admin-password newman | tee target/contract-faults.log
 faults_passed=$(grep -Eo '^newman: [0-9]+ passed' target/contract-faults.log | awk '{print $2}')
 [ "$faults_passed" = "$newman_passed" ] || { echo "through the faults: $faults_passed of $newman_passed passed" >&2; exit 1; }
 injected="$(curl -sf "http://127.0.0.1:$PROXY_PORT/__faults")"
 echo "fault-proxy: $injected"
 [ "${injected%% *}" -gt 0 ] || { echo "the fault proxy injected nothing" >&2; exit 1; }
-kill -- -"$WATCH_PID" 2>/dev/null || true; kill "$PROXY_PID" 2>/dev/null || true
-WATCH_PID="" PROXY_PID=""
+kill -- -"$WATCH_PID" 2>/dev/null || true; kill "$PROXY_PID" "$TRIGGERS_PID" 2>/dev/null || true
+WATCH_PID="" PROXY_PID="" TRIGGERS_PID=""
 
 step "logs: nothing secret in the functions' logs at LOG_LEVEL=debug, the most the template allows"
-python3 scripts/check-logs.py target/watch.log target/watch-faults.log target/triggers.log --secret "correct horse battery" \
+python3 scripts/check-logs.py target/watch.log target/watch-faults.log target/triggers.log target/triggers-faults.log --secret "correct horse battery" \
   --secret e2e-admin-password --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^JWT_SECRET=//p')" \
   --secret "$(function_env x x | tr ',' '\n' | sed -n 's/^VAPID_SECRET=//p')"
 
