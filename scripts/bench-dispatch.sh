@@ -13,4 +13,7 @@ start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log
 start_ses "$(free_port)" target/ses-local-bench.log
 trap 'kill $DDB_PID $SES_PID 2>/dev/null || true' EXIT
 cargo build --release --quiet -p dispatcher --features bench --bin bench-dispatch
-DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}"
+# DynamoDB Local answers in milliseconds to seconds where DynamoDB answers in single-digit
+# milliseconds: longer timeouts than the functions' defaults, or the emulator's pauses count as faults.
+DYNAMODB_ATTEMPT_TIMEOUT_MS="${DYNAMODB_ATTEMPT_TIMEOUT_MS:-5000}" DYNAMODB_OPERATION_TIMEOUT_MS="${DYNAMODB_OPERATION_TIMEOUT_MS:-15000}" \
+  DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}"

@@ -13,7 +13,9 @@ start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log
 start_ses "$(free_port)" target/ses-local-bench.log
 trap 'kill $DDB_PID $SES_PID 2>/dev/null || true' EXIT
 DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" python3 scripts/bench.py docs/BENCHMARKS.md
-DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}" | tee target/bench-dispatch.txt
+# Longer DynamoDB timeouts for the emulator, as scripts/bench-dispatch.sh says.
+DYNAMODB_ATTEMPT_TIMEOUT_MS=5000 DYNAMODB_OPERATION_TIMEOUT_MS=15000 SES_ENDPOINT="$SES_ENDPOINT" \
+  DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" target/release/bench-dispatch "${N:-10000}" "${CONCURRENCY:-64}" | tee target/bench-dispatch.txt
 { printf '\n## Reminder dispatch (`make bench-dispatch`, same run)\n\n'; grep '^|' target/bench-dispatch.txt; } >> docs/BENCHMARKS.md
 { printf '\n## DynamoDB calls per endpoint (`tests/tests/api/call_budget.rs`, counted by an SDK interceptor; part of `make test`)\n\n'
   DYNAMODB_ENDPOINT="http://127.0.0.1:$DDB_PORT" cargo test -q -p habit-tests --test api call_budget:: -- --nocapture 2>/dev/null | grep '^|'; } >> docs/BENCHMARKS.md

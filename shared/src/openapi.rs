@@ -136,9 +136,6 @@ fn conventions(doc: &mut serde_json::Value) {
             schema["pattern"] = if name == "dob" { DATE_FROM_1900 } else { DATE_FROM_2000 }.into();
         } else if is_id(name) {
             schema["pattern"] = ULID_PATTERN.into();
-        } else if name == "url" || name == "endpoint" {
-            schema["pattern"] = crate::webhooks::URL_PATTERN.into();
-            schema["format"] = "uri".into();
         } else if name == "time_zone" {
             let tz = json!({"$ref": "#/components/schemas/TimeZone"});
             let description = schema.get("description").cloned();
@@ -186,6 +183,20 @@ fn conventions(doc: &mut serde_json::Value) {
                 property(&name, &mut param["schema"]);
             }
         }
+    }
+    // Endpoints the API sends to (webhooks, push services): the form `check_url` takes.
+    let endpoints = [
+        ("CreateWebhook", "url"),
+        ("PatchWebhook", "url"),
+        ("WebhookView", "url"),
+        ("CreatePushSubscription", "endpoint"),
+        ("SubscriptionView", "endpoint"),
+    ];
+    for (schema, property) in endpoints {
+        let p = &mut doc["components"]["schemas"][schema]["properties"][property];
+        assert!(p.is_object(), "{schema}.{property} is documented");
+        p["pattern"] = crate::webhooks::URL_PATTERN.into();
+        p["format"] = "uri".into();
     }
     links(doc);
     // A name, not an enum of the 597 names: the tz database changes (a client generated before a

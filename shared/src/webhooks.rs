@@ -21,11 +21,32 @@ use std::{
     time::Duration,
 };
 
-/// What an endpoint URL looks like, as the OpenAPI document states it (`url` and `endpoint`
-/// properties): an absolute `http(s)` URL of plain characters. [`check_url`] adds what a pattern
+/// What an endpoint URL looks like, as the OpenAPI document states it (the webhooks' `url`, the
+/// push subscriptions' `endpoint`): an absolute `http(s)` URL of plain characters. [`check_url`] adds what a pattern
 /// cannot say: `https` only outside local development, a public address.
-pub const URL_PATTERN: &str =
-    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$";
+pub const URL_PATTERN: &str = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?(\?([A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*)?$";
+
+/// Whether a URL's path and query are of the documented form: plain characters, `%` only
+/// before two hex digits (what RFC 3986 calls a URI).
+fn plain_path_and_query(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else if b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=:@/?-".contains(&b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
 
 /// The prefix of a secret, as the specification writes it.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -149,6 +170,9 @@ pub fn check_url(url: &str, allow_private: bool) -> Result<http::Uri, String> {
     let host = authority.host();
     if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
         return Err("must name a host by its name or IPv4 address".into());
+    }
+    if !uri.path_and_query().is_none_or(|pq| plain_path_and_query(pq.as_str())) {
+        return Err("must be a URL of plain characters (`%` only before two hex digits)".into());
     }
     if !allow_private {
         let lower = host.to_ascii_lowercase();
@@ -346,9 +370,14 @@ mod tests {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
         assert!(is_public("2606:4700::1111".parse().unwrap()));
-        for url in
-            ["http://hooks.example.com/", "ftp://hooks.example.com/", "/relative", "https://u:p@hooks.example.com/"]
-        {
+        for url in [
+            "http://hooks.example.com/",
+            "ftp://hooks.example.com/",
+            "/relative",
+            "https://u:p@hooks.example.com/",
+            "https://hooks.example.com/a%9jb",
+            "https://hooks.example.com/a%2",
+        ] {
             assert!(check_url(url, false).is_err(), "{url}");
         }
         assert!(check_url("http://127.0.0.1:9000/", true).is_ok(), "plain http only where private is allowed");

@@ -56,6 +56,9 @@ CONTEXT_RULES = {
     "DELETE /me": {"current_password"},
     "PATCH /me/profile": {"dob"},  # in the past
     "PUT /me/profile": {"dob"},
+    # a link's token is one this API signed, unexpired and unused; the new password as at registration
+    "POST /auth/verify-email": {"token"},
+    "POST /auth/password-reset/confirm": {"token", "new_password"},
     # an endpoint must be https (outside local development) and on a public address
     "POST /me/webhooks": {"url"},
     "PATCH /me/webhooks/{id}": {"url"},

@@ -26,18 +26,17 @@ import os
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import http_ece
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from e2e_client import Api, Checks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 BASE, TRIGGERS_LOG = sys.argv[1], sys.argv[2]
 SES = os.environ["SES_ENDPOINT"]
-passed = failed = 0
 received = []  # (path, headers, body, verified payload or the verification error)
 secrets = {}  # path -> secret
 pushed = []  # (headers, decrypted payload or the error)
@@ -70,30 +69,13 @@ def vapid_checked(authorization, origin, public_key):
     return c
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, detail)
+api, checks = Api(BASE), Checks()
+check = checks.check
 
 
 def call(method, path, body=None, token=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if body is not None:
-        req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, json.loads(raw) if raw else None
+    status, _, answer = api.call(method, path, body, token)
+    return status, answer
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
@@ -245,5 +227,5 @@ if pushed:
 bad = [r for r in received if not isinstance(r[3], dict)]
 check("every webhook delivery verified", not bad, bad)
 server.shutdown()
-print(f"delivery e2e: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"delivery e2e: {checks.passed} passed, {checks.failed} failed")
+sys.exit(1 if checks.failed else 0)

@@ -2,43 +2,17 @@
 """End-to-end: drives the running local API (cargo lambda watch + DynamoDB Local) over HTTP, as a
 client would. Usage: smoke.py BASE_URL ADMIN_USERNAME ADMIN_PASSWORD"""
 import datetime
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from e2e_client import Api, Checks
 
 BASE, ADMIN, ADMIN_PW = sys.argv[1], sys.argv[2], sys.argv[3]
-passed = failed = 0
-
-
-def call(method, path, body=None, token=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(BASE + path, data=data, method=method)
-    if body is not None:
-        req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            raw = r.read()
-            return r.status, r.headers.get("content-type", ""), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, e.headers.get("content-type", ""), json.loads(raw) if raw else None
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok   ", name)
-    else:
-        failed += 1
-        print("FAIL ", name, detail)
+api, checks = Api(BASE), Checks()
+call, check = api.call, checks.check
 
 
 def problem(name, result, status):
@@ -174,5 +148,5 @@ status, _, _ = call("DELETE", "/me", {"current_password": "correct horse battery
 check("DELETE /me with the current password", status == 204)
 problem("the deleted user's token is 401", call("GET", "/me", token=token), 401)
 
-print(f"e2e: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+print(f"e2e: {checks.passed} passed, {checks.failed} failed")
+sys.exit(1 if checks.failed else 0)

@@ -89,28 +89,9 @@ pub(crate) async fn create_webhook(
     me: AuthUser,
     Json(b): Json<CreateBody>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
-    let now = Utc::now();
-    let id = ulid::Ulid::new().to_string();
-    let key = shared::keys::webhook(me.id(), &id);
-    let hook = WebhookItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity: WebhookItem::ENTITY.into(),
-        webhook_id: id,
-        user_id: me.id().into(),
-        url: b.url.trim().to_owned(),
-        description: b.description.map(|d| d.trim().to_owned()),
-        event_types: Vec::new(),
-        secret: webhooks::new_secret(),
-        enabled: true,
-        disabled_reason: None,
-        consecutive_failures: 0,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let description = b.description.map(|d| d.trim().to_owned());
+    let mut hook = WebhookItem::new(me.id(), b.url.trim().to_owned(), description, Vec::new(), Utc::now());
     let mut c = Checker::default();
-    let mut hook = hook;
     hook.event_types = event_types(&mut c, b.event_types);
     check(&mut c, &state, &hook);
     c.finish()?;

@@ -76,6 +76,35 @@ item! {
 impl WebhookItem {
     pub const ENTITY: &'static str = "Webhook";
 
+    /// A new, enabled webhook of `user_id` with a new id and secret.
+    pub fn new(
+        user_id: &str,
+        url: String,
+        description: Option<String>,
+        event_types: Vec<EventType>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let webhook_id = ulid::Ulid::new().to_string();
+        let key = keys::webhook(user_id, &webhook_id);
+        WebhookItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity: Self::ENTITY.into(),
+            webhook_id,
+            user_id: user_id.into(),
+            url,
+            description,
+            event_types,
+            secret: crate::webhooks::new_secret(),
+            enabled: true,
+            disabled_reason: None,
+            consecutive_failures: 0,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
     pub fn wants(&self, t: EventType) -> bool {
         self.enabled && self.event_types.contains(&t)
     }

@@ -1,6 +1,8 @@
 //! Webhooks, push subscriptions, the outbox and deliveries (see `functions/deliver`).
 
-use super::{from_item, n, s, sdk_error, values, Db, Item, Page, Query, SortKey, TxError, GSI1, TABLE};
+use super::{
+    from_item, n, s, sdk_error, unless_condition_failed, values, Db, Item, Page, Query, SortKey, TxError, GSI1, TABLE,
+};
 use crate::{
     error::ApiError,
     keys,
@@ -167,11 +169,7 @@ impl Db {
         // only one of them this token.
         let token = ulid::Ulid::new().to_string();
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+            .update_at(&key)
             .update_expression("SET attempt = :next, GSI1SK = :sk, claim = :token")
             .condition_expression("attempt = :seen")
             .expression_attribute_values(":next", n(seen + 1))
@@ -248,22 +246,14 @@ impl Db {
         }
         let key = keys::delivery(&d.user_id, &d.target_id, &d.event_id);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+            .update_at(&key)
             .update_expression(format!("SET {}", set.join(", ")))
             .condition_expression("size(attempts) = :n")
             .expression_attribute_names("#st", "status")
             .set_expression_attribute_values(Some(vals))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(out).map(|_| ())
     }
 
     /// The deliveries an outbox item lists (those still there).
@@ -289,21 +279,13 @@ impl Db {
     pub async fn webhook_succeeded(&self, hook: &WebhookItem) -> Result<(), ApiError> {
         let key = keys::webhook(&hook.user_id, &hook.webhook_id);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+            .update_at(&key)
             .update_expression("SET consecutive_failures = :zero")
             .condition_expression("attribute_exists(PK) AND consecutive_failures > :zero")
             .expression_attribute_values(":zero", n(0))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(out).map(|_| ())
     }
 
     /// Counts one more failure of a webhook; the run of failures it makes now (`None`: the
@@ -311,11 +293,7 @@ impl Db {
     pub async fn webhook_failed(&self, hook: &WebhookItem) -> Result<Option<u32>, ApiError> {
         let key = keys::webhook(&hook.user_id, &hook.webhook_id);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+            .update_at(&key)
             .update_expression("ADD consecutive_failures :one")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_values(":one", n(1))
@@ -364,22 +342,14 @@ impl Db {
     pub async fn reschedule_outbox(&self, outbox: &OutboxItem, at: DateTime<Utc>) -> Result<(), ApiError> {
         let key = keys::outbox(&outbox.user_id, &outbox.event_id);
         let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+            .update_at(&key)
             .update_expression("SET GSI1SK = :sk")
             .condition_expression("attempt = :a")
             .expression_attribute_values(":sk", s(keys::due_gsi1sk(at, &outbox.event_id)))
             .expression_attribute_values(":a", n(outbox.attempt))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(e) => Err(sdk_error(e)),
-        }
+        unless_condition_failed(out).map(|_| ())
     }
 
     /// Removes an outbox item whose deliveries are all settled.

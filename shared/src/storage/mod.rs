@@ -141,9 +141,27 @@ fn key_map(key: &Key) -> Item {
     values([(crate::keys::PK, s(&key.pk)), (crate::keys::SK, s(&key.sk))])
 }
 
+/// A conditional write's outcome where a failed condition means "nothing to do": `Ok(false)`.
+pub fn unless_condition_failed<T, E, R>(out: Result<T, SdkError<E, R>>) -> Result<bool, ApiError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match out {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(sdk_error(e)),
+    }
+}
+
 impl Db {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Db { client, table: table.into() }
+    }
+
+    /// An `UpdateItem` of the item at `key` (the caller adds the expressions).
+    pub fn update_at(&self, key: &Key) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client.update_item().table_name(&self.table).set_key(Some(key_map(key)))
     }
 
     /// Reads one item. `consistent` for reads that must see the latest write (auth checks).

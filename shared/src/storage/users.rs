@@ -291,16 +291,11 @@ fn link_update(
     set: &str,
     mut vals: std::collections::HashMap<String, AttributeValue>,
 ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
-    let key = keys::user(&claims.user_id);
     vals.insert(":n".into(), s(&claims.nonce));
     vals.insert(":e".into(), s(&claims.email));
     vals.insert(":one".into(), n(1));
     vals.insert(":t".into(), AttributeValue::Bool(true));
-    db.client
-        .update_item()
-        .table_name(&db.table)
-        .key(keys::PK, s(&key.pk))
-        .key(keys::SK, s(&key.sk))
+    db.update_at(&keys::user(&claims.user_id))
         .update_expression(format!("SET {set}, version = version + :one REMOVE {nonce_attribute}"))
         .condition_expression(format!("{nonce_attribute} = :n AND email = :e AND is_active = :t"))
         .set_expression_attribute_values(Some(vals))
@@ -337,12 +332,7 @@ impl Db {
             crate::email::Purpose::VerifyEmail => "verify_nonce",
             crate::email::Purpose::ResetPassword => "reset_nonce",
         };
-        let key = keys::user(&user.user_id);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(&key.pk))
-            .key(keys::SK, s(&key.sk))
+        self.update_at(&keys::user(&user.user_id))
             .update_expression(format!("SET {attribute} = :n"))
             .condition_expression("email = :e")
             .expression_attribute_values(":n", s(nonce))

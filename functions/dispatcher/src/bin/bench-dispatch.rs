@@ -201,25 +201,13 @@ mod delivery {
         for (i, mut user) in users.into_iter().enumerate() {
             match i % 3 {
                 0 => {
-                    let id = ulid::Ulid::new().to_string();
-                    let key = keys::webhook(&user.user_id, &id);
-                    let hook = WebhookItem {
-                        pk: key.pk,
-                        sk: key.sk,
-                        entity: WebhookItem::ENTITY.into(),
-                        webhook_id: id,
-                        user_id: user.user_id.clone(),
-                        url: format!("{base}/hook"),
-                        description: None,
-                        event_types: vec![EventType::ReminderFired],
-                        secret: shared::webhooks::new_secret(),
-                        enabled: true,
-                        disabled_reason: None,
-                        consecutive_failures: 0,
-                        created_at: now,
-                        updated_at: now,
-                        version: 1,
-                    };
+                    let hook = WebhookItem::new(
+                        &user.user_id,
+                        format!("{base}/hook"),
+                        None,
+                        vec![EventType::ReminderFired],
+                        now,
+                    );
                     items.push(shared::storage::to_item(&hook).expect("item"));
                     hooks += 1;
                 }
@@ -343,25 +331,32 @@ mod delivery {
         }
         let secs = t.elapsed().as_secs_f64();
         let calls = counter.take();
-        let later = d
-            .handle_event(
-                &serde_json::json!({"detail-type": "Scheduled Event"}),
-                now + chrono::Duration::hours(3),
-                None,
-            )
-            .await
-            .expect("a scheduled run");
+        // What the stream's pass left (an error on the way: the item is due again when its lease
+        // ends) the schedule's runs finish, as in the cloud; the last run must find nothing.
+        let (mut retried, mut runs) = (0, 0);
+        let later = loop {
+            runs += 1;
+            let at = now + chrono::Duration::hours(3 * runs);
+            let event = serde_json::json!({"detail-type": "Scheduled Event"});
+            let r = d.handle_event(&event, at, None).await.expect("a scheduled run");
+            retried += r.delivered;
+            if r.events == 0 || runs == 5 {
+                break r;
+            }
+        };
         let mailed = mailed(&ses).await;
         let c = counts.lock().expect("counts");
         let hooks_once = c.webhooks.len() == hooks && c.webhooks.values().all(|n| *n == 1);
         let pushes_once = c.pushes.len() == subs && c.pushes.values().all(|n| *n == 1);
         let mails_once = mails.iter().all(|m| mailed.get(m) == Some(&1));
-        let once = hooks_once && pushes_once && mails_once && later.events == 0 && report.delivered == events;
+        let once = hooks_once && pushes_once && mails_once && later.events == 0 && report.delivered + retried == events;
         println!();
-        println!("| events | webhooks | pushes | e-mails | seconds | delivered/s | DynamoDB calls | calls/event | each delivered exactly once |");
-        println!("|---|---|---|---|---|---|---|---|---|");
         println!(
-            "| {events} | {} of {hooks} | {} of {subs} | {} of {} | {secs:.2} | {:.0} | {calls} | {:.2} | {} |",
+            "| events | webhooks | pushes | e-mails | seconds | delivered/s | DynamoDB calls | calls/event | delivered later by the schedule | each delivered exactly once |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| {events} | {} of {hooks} | {} of {subs} | {} of {} | {secs:.2} | {:.0} | {calls} | {:.2} | {retried} | {} |",
             c.webhooks.len(),
             c.pushes.len(),
             mails.iter().filter(|m| mailed.contains_key(*m)).count(),
@@ -370,7 +365,10 @@ mod delivery {
             calls as f64 / events.max(1) as f64,
             if once { "yes" } else { "NO" }
         );
-        println!("\ndelivery: {report:?}; a scheduled run after: {} events", later.events);
+        println!(
+            "\nthe stream's pass: {report:?}; {runs} scheduled run(s) after it delivered {retried}, the last found {} due",
+            later.events
+        );
         once
     }
 }
