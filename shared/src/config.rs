@@ -23,7 +23,7 @@ pub struct Config {
     /// Timeouts and retries of DynamoDB calls (`DYNAMODB_*_TIMEOUT_MS`, `DYNAMODB_MAX_ATTEMPTS`).
     pub dynamodb: crate::storage::Tuning,
     /// How webhooks are sent (`WEBHOOK_TIMEOUT_MS`, `WEBHOOK_ALLOW_PRIVATE`).
-    pub webhooks: crate::webhooks::Settings,
+    pub webhooks: WebhookSettings,
 }
 
 /// What the HTTP functions need on top: every one checks access tokens and signs cursors; auth
@@ -99,6 +99,36 @@ impl Vars<'_> {
     }
 }
 
+/// How webhooks are sent (`WEBHOOK_TIMEOUT_MS`, `WEBHOOK_ALLOW_PRIVATE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// One attempt's whole time: connecting, sending, the answer's head.
+    pub timeout: Duration,
+    /// Endpoints may be on private, loopback or link-local addresses, and plain `http`: for
+    /// `make dev` and the tests only (`WEBHOOK_ALLOW_PRIVATE=true`); never set in the template.
+    pub allow_private: bool,
+}
+
+impl WebhookSettings {
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let vars = Vars(vars);
+        let allow_private = match vars.get("WEBHOOK_ALLOW_PRIVATE") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(ConfigError::Malformed {
+                    name: "WEBHOOK_ALLOW_PRIVATE",
+                    reason: format!("expected true or false, got {v:?}"),
+                })
+            }
+        };
+        Ok(WebhookSettings {
+            timeout: Duration::from_millis(vars.whole("WEBHOOK_TIMEOUT_MS", 100..=30_000, 10_000)?),
+            allow_private,
+        })
+    }
+}
+
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -123,7 +153,7 @@ impl Config {
             dynamodb_endpoint,
             log_level: log_level(get("LOG_LEVEL").as_deref())?,
             dynamodb: crate::storage::Tuning::from_vars(vars)?,
-            webhooks: crate::webhooks::Settings::from_vars(vars)?,
+            webhooks: WebhookSettings::from_vars(vars)?,
         })
     }
 

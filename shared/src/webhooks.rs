@@ -3,17 +3,14 @@
 //! (no private, loopback or link-local address in the cloud: a webhook must not reach inside the
 //! network it is sent from), and the HTTP client that sends them.
 
-use crate::{
-    config::{ConfigError, Vars},
-    models::Attempt,
-};
+pub use crate::config::WebhookSettings as Settings;
+use crate::models::Attempt;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use hyper_util::client::legacy::connect::{dns::Name, HttpConnector};
 use sha2::Sha256;
 use std::{
-    collections::HashMap,
     future::Future,
     net::{IpAddr, SocketAddr},
     pin::Pin,
@@ -52,36 +49,6 @@ fn plain_path_and_query(text: &str) -> bool {
 pub const SECRET_PREFIX: &str = "whsec_";
 /// The longest endpoint URL taken.
 pub const URL_MAX: usize = 2048;
-
-/// How webhooks are sent (`WEBHOOK_TIMEOUT_MS`, `WEBHOOK_ALLOW_PRIVATE`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// One attempt's whole time: connecting, sending, the answer's head.
-    pub timeout: Duration,
-    /// Endpoints may be on private, loopback or link-local addresses, and plain `http`: for
-    /// `make dev` and the tests only (`WEBHOOK_ALLOW_PRIVATE=true`); never set in the template.
-    pub allow_private: bool,
-}
-
-impl Settings {
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let vars = Vars(vars);
-        let allow_private = match vars.get("WEBHOOK_ALLOW_PRIVATE") {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(v) => {
-                return Err(ConfigError::Malformed {
-                    name: "WEBHOOK_ALLOW_PRIVATE",
-                    reason: format!("expected true or false, got {v:?}"),
-                })
-            }
-        };
-        Ok(Settings {
-            timeout: Duration::from_millis(vars.whole("WEBHOOK_TIMEOUT_MS", 100..=30_000, 10_000)?),
-            allow_private,
-        })
-    }
-}
 
 /// A new endpoint secret: `whsec_` and 24 random bytes in base64.
 pub fn new_secret() -> String {
