@@ -25,13 +25,6 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] = [
-        EventType::ReminderFired,
-        EventType::EntryRecorded,
-        EventType::StreakMilestone,
-        EventType::ChallengeGoalReached,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::ReminderFired => "reminder.fired",
