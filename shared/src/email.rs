@@ -39,6 +39,14 @@ impl Purpose {
         }
     }
 
+    /// The least time between two links of this purpose to one account.
+    pub fn cooldown(self) -> chrono::Duration {
+        match self {
+            Purpose::VerifyEmail => chrono::Duration::minutes(1),
+            Purpose::ResetPassword => chrono::Duration::minutes(5),
+        }
+    }
+
     /// The page of the app the link opens (it posts the token to the API).
     fn page(self) -> &'static str {
         match self {

@@ -394,7 +394,8 @@ const RESET_ACCEPTED: &str = "If an account has this address, a link to choose a
 
 /// Asks for a password reset link. The answer is the same whether or not an account has the
 /// address (nobody learns which addresses are registered); the link goes to the account's own
-/// address, works once, for one hour. Counted against the source address's budget, as logins are.
+/// address, works once, for one hour; at most one every 5 minutes goes to an account. Counted
+/// against the source address's budget, as logins are.
 #[utoipa::path(post, path = "/auth/password-reset", tag = "auth", request_body = ResetBody,
     responses((status = 202, description = "Accepted (the same for every address)", body = ResetAccepted),
         (status = 429, description = "Too many requests from this address; retry after `Retry-After` seconds",
@@ -409,8 +410,10 @@ async fn password_reset(
     source.reserve(&state).await?;
     if let Some(user) = state.db.user_by_email(address.as_str()).await?.filter(|u| u.is_active) {
         let nonce = email::nonce();
-        state.db.start_link(&user, email::Purpose::ResetPassword, &nonce).await?;
-        email::send_link(&state, &user, email::Purpose::ResetPassword, &nonce).await;
+        // Within the cooldown of the last link nothing is sent, and the answer is the same.
+        if state.db.start_link(&user, email::Purpose::ResetPassword, &nonce).await? {
+            email::send_link(&state, &user, email::Purpose::ResetPassword, &nonce).await;
+        }
     }
     Ok((StatusCode::ACCEPTED, axum::Json(ResetAccepted { detail: RESET_ACCEPTED })))
 }

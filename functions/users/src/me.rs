@@ -99,17 +99,24 @@ pub(crate) async fn patch_me(
     Ok(axum::Json(updated.view()))
 }
 
-/// Sends a new verification link to the caller's address (an earlier link stops working).
+/// Sends a new verification link to the caller's address (an earlier link stops working); at most
+/// one a minute.
 #[utoipa::path(post, path = "/me/email-verification", tag = "users", security(("bearer" = [])),
     responses((status = 202, description = "A link is on its way to the caller's address"),
         (status = 409, description = "The address is verified already", content_type = "application/problem+json",
-            body = shared::error::Problem)))]
+            body = shared::error::Problem),
+        (status = 429, description = "A link went out less than a minute ago; retry after `Retry-After` seconds",
+            content_type = "application/problem+json", body = shared::error::Problem,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub(crate) async fn resend_verification(State(state): State<AppState>, me: AuthUser) -> ApiResult<StatusCode> {
     if me.user.email_verified {
         return Err(ApiError::Conflict { detail: "the e-mail address is verified already".into(), field: None });
     }
     let nonce = shared::email::nonce();
-    state.db.start_link(&me.user, shared::email::Purpose::VerifyEmail, &nonce).await?;
+    if !state.db.start_link(&me.user, shared::email::Purpose::VerifyEmail, &nonce).await? {
+        let wait = shared::email::Purpose::VerifyEmail.cooldown().num_seconds() as u64;
+        return Err(ApiError::TooManyRequests { retry_after_secs: wait });
+    }
     shared::email::send_link(&state, &me.user, shared::email::Purpose::VerifyEmail, &nonce).await;
     Ok(StatusCode::ACCEPTED)
 }

@@ -321,26 +321,31 @@ impl Db {
         self.get_user(&guard.user_id, true).await
     }
 
-    /// Starts a link of `purpose` for `user`: a new nonce replaces any earlier link's.
+    /// Starts a link of `purpose` for `user`: a new nonce replaces any earlier link's. At most
+    /// one link of a purpose per account within its cooldown (nobody can fill an inbox with
+    /// them): `false`, and nothing written, when one went out more recently.
     pub async fn start_link(
         &self,
         user: &UserItem,
         purpose: crate::email::Purpose,
         nonce: &str,
-    ) -> Result<(), ApiError> {
-        let attribute = match purpose {
-            crate::email::Purpose::VerifyEmail => "verify_nonce",
-            crate::email::Purpose::ResetPassword => "reset_nonce",
+    ) -> Result<bool, ApiError> {
+        let (attribute, sent) = match purpose {
+            crate::email::Purpose::VerifyEmail => ("verify_nonce", "verify_sent_at"),
+            crate::email::Purpose::ResetPassword => ("reset_nonce", "reset_sent_at"),
         };
-        self.update_at(&keys::user(&user.user_id))
-            .update_expression(format!("SET {attribute} = :n"))
-            .condition_expression("email = :e")
+        let now = chrono::Utc::now().timestamp();
+        let out = self
+            .update_at(&keys::user(&user.user_id))
+            .update_expression(format!("SET {attribute} = :n, {sent} = :now"))
+            .condition_expression(format!("email = :e AND (attribute_not_exists({sent}) OR {sent} < :cutoff)"))
             .expression_attribute_values(":n", s(nonce))
             .expression_attribute_values(":e", s(&user.email))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":cutoff", n(now - purpose.cooldown().num_seconds()))
             .send()
-            .await
-            .map_err(super::sdk_error)?;
-        Ok(())
+            .await;
+        super::unless_condition_failed(out)
     }
 
     /// Uses an e-mail verification link: the address it was sent to is verified, once.

@@ -45,6 +45,10 @@ async fn a_new_address_is_unverified_until_its_own_link_and_older_links_stop_wor
     assert_eq!(r.status, 202);
     let second = last_link_token(&old, "verify-email").await.unwrap();
     assert_ne!(first, second);
+    // At most one a minute.
+    let again = app.call("POST", "/me/email-verification", Some(&s.access), None).await;
+    again.problem(429);
+    assert_eq!(last_link_token(&old, "verify-email").await.unwrap(), second, "nothing more sent");
     app.call("POST", "/auth/verify-email", None, Some(json!({"token": first}))).await.problem(400);
     // A new address: the old address's link verifies nothing.
     let new = format!("{name}@example.org");
@@ -71,6 +75,10 @@ async fn a_password_reset_answers_alike_for_every_address_and_ends_every_session
     assert!(mail_to(&unknown).await.is_empty());
     let reset = mail_to(&address).await;
     assert_eq!(reset.last().unwrap()["subject"], "Reset your Habit Tracker password");
+    // Asked again at once: the same answer, nothing more in the inbox (one link per 5 minutes).
+    let again = app.call("POST", "/auth/password-reset", None, Some(json!({"email": address}))).await;
+    assert_eq!((again.status.as_u16(), &again.body), (202, &known.body));
+    assert_eq!(mail_to(&address).await.len(), reset.len(), "no second link within the cooldown");
     let token = last_link_token(&address, "reset-password").await.expect("a reset link");
     // The new password is checked before the link is used: a weak one leaves it usable.
     let weak = app
