@@ -232,12 +232,7 @@ impl Sender {
     /// public addresses only), within the attempt's timeout: its status, or why there was none.
     pub async fn post(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>, now: DateTime<Utc>) -> Attempt {
         let started = std::time::Instant::now();
-        let outcome = self.request(url, headers, body).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(status) => Attempt { at: now, status_code: Some(status), error: None, duration_ms },
-            Err(error) => Attempt { at: now, status_code: None, error: Some(error), duration_ms },
-        }
+        Attempt::of(now, started, self.request(url, headers, body).await)
     }
 
     async fn request(&self, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> Result<u16, String> {

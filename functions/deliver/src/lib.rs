@@ -279,9 +279,17 @@ impl Deliverer<'_> {
             return Ok(report);
         };
         report.events = 1;
-        let (hooks, subs, user) =
-            tokio::join!(db.list_webhooks(user_id), db.list_push_subscriptions(user_id), db.get_user(user_id, false));
-        let targets = Targets { hooks: hooks?, subs: subs?, user: user? };
+        // Browsers and e-mail take fired reminders only: the other events read the webhooks alone.
+        let targets = if outbox.event_type == EventType::ReminderFired {
+            let (hooks, subs, user) = tokio::join!(
+                db.list_webhooks(user_id),
+                db.list_push_subscriptions(user_id),
+                db.get_user(user_id, false)
+            );
+            Targets { hooks: hooks?, subs: subs?, user: user? }
+        } else {
+            Targets { hooks: db.list_webhooks(user_id).await?, subs: Vec::new(), user: None }
+        };
         let pending: Vec<DeliveryItem> = if outbox.expanded {
             db.deliveries_of(&outbox).await?.into_iter().filter(|d| d.status == DeliveryStatus::Pending).collect()
         } else {
@@ -407,12 +415,8 @@ impl Deliverer<'_> {
             "{text}\n\nYou get this because reminders by e-mail are on for your Habit Tracker account \
              (PATCH /me {{\"email_reminders\": false}} turns them off).\n"
         );
-        let outcome = self.mailer.send(to, &subject, &content).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match outcome {
-            Ok(()) => shared::models::Attempt { at: now, status_code: Some(200), error: None, duration_ms },
-            Err(e) => shared::models::Attempt { at: now, status_code: None, error: Some(e), duration_ms },
-        }
+        let outcome = self.mailer.send(to, &subject, &content).await.map(|()| 200);
+        shared::models::Attempt::of(now, started, outcome)
     }
 
     /// One Web Push message: `message` encrypted for the subscription (new keys and salt each

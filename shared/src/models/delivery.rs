@@ -233,6 +233,17 @@ pub struct Attempt {
     pub duration_ms: u64,
 }
 
+impl Attempt {
+    /// An attempt made at `now` that began at `started`: the status it got, or why it got none.
+    pub fn of(now: DateTime<Utc>, started: std::time::Instant, outcome: Result<u16, String>) -> Self {
+        let duration_ms = started.elapsed().as_millis() as u64;
+        match outcome {
+            Ok(status) => Attempt { at: now, status_code: Some(status), error: None, duration_ms },
+            Err(error) => Attempt { at: now, status_code: None, error: Some(error), duration_ms },
+        }
+    }
+}
+
 item! {
     /// `USER#<id> / DELIVERY#<webhook>#<event>`: one event's delivery to one endpoint, the body
     /// sent on every attempt (so that every attempt carries the same id and payload) and each
