@@ -120,3 +120,4 @@ step "deploy rehearsal (make deploy-check): release arm64 zips, sam validate --l
 make --no-print-directory deploy-check | tee target/deploy-check.log
 deploy_passed=$(grep -Eo '^deploy-check: [0-9]+ passed' target/deploy-check.log | awk '{print $2}')
 printf '\nmake test: %s passed, 0 failed\n' "$((cargo_passed + e2e_passed + delivery_passed + newman_passed + clients_passed + story_passed + faults_passed + permissions_passed + deploy_passed))"
+printf 'disk: target/ holds %s after the run\n' "$(du -sh target | cut -f1)"
