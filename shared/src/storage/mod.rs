@@ -11,6 +11,7 @@ pub mod reminders;
 mod sdk;
 pub mod table;
 pub mod throttle;
+pub mod tls;
 pub mod tokens;
 pub mod users;
 

@@ -89,10 +89,13 @@ impl Tuning {
     }
 }
 
-/// The AWS SDK's configuration from the environment (region, credentials), once per process,
-/// without network calls: credentials are resolved lazily on the first request.
+/// The AWS SDK's configuration from the environment (region, credentials, `TLS_ROOTS`), once per
+/// process, without network calls: credentials are resolved lazily on the first request. A bad
+/// `TLS_ROOTS` ends the process with a clear message.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    let roots =
+        super::tls::Roots::from_vars(&std::env::vars().collect()).unwrap_or_else(|e| crate::config::exit_with(e));
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(roots.http_client()).load().await
 }
 
 /// Builds the DynamoDB client once, at start-up. `endpoint` points at DynamoDB Local. `table` is

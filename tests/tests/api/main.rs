@@ -19,5 +19,6 @@ mod openapi;
 mod permissions;
 mod push;
 mod reminders;
+mod tls;
 mod users;
 mod webhooks;
