@@ -15,6 +15,7 @@ the release binaries in target/release (scripts/bench.sh builds and starts both)
 """
 import http.server
 import json
+import socket
 import os
 import platform
 import queue
@@ -268,6 +269,90 @@ def warm(table):
     return rows, total, elapsed
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+READ_ROUTES = [
+    ("GET /habits", lambda tok, habit: event("GET", "/habits", "/habits", tok)),
+    ("GET /habits/{id}/stats", lambda tok, habit: event("GET", f"/habits/{habit}/stats", "/habits/{id}/stats", tok, params={"id": habit})),
+    ("GET /me/today", lambda tok, habit: event("GET", "/me/today", "/me/today", tok)),
+]
+
+
+def reads_in_region(table, latency="4-6", users=10, days=20, per_route=REQUESTS // 20):
+    """p50/p99 of the signed-in reads with an in-region DynamoDB latency: DynamoDB Local answers on
+    loopback in well under a millisecond, so the fault proxy (`--latency`) gives every call the
+    4-6 ms of a call inside an AWS region, and the figure counts round trips as the cloud does."""
+    port = free_port()
+    proxy = subprocess.Popen([os.path.join(BIN, "fault-proxy"), "--upstream", ENDPOINT, "--port", str(port), "--latency", latency],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([os.path.join(BIN, "habit-admin"), "create-table"],
+                   env={**os.environ, "TABLE_NAME": table, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"},
+                   check=True, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise SystemExit("fault-proxy did not start")
+            time.sleep(0.05)
+    extra = {"DYNAMODB_ENDPOINT": f"http://127.0.0.1:{port}"}
+    procs, rts = {}, {}
+    try:
+        for name in ["auth", "habits"]:
+            rts[name] = Runtime()
+            procs[name] = subprocess.Popen([os.path.join(BIN, name)], env={**env_for(rts[name], table), **extra},
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        today = datetime.now(timezone.utc).date()
+        callers = []
+        for i in range(users):
+            r = rts["auth"].invoke(event("POST", "/auth/register", "/auth/register", body={"username": f"reader{i}", "email": f"reader{i}@example.com", "password": "correct horse battery"}))
+            assert status_of(r) == 201, r
+            tok = body_of(r)["access_token"]
+            h = rts["habits"].invoke(event("POST", "/habits", "/habits", tok, {"title": "Read", "frequency": {"type": "daily"}, "start_date": (today - timedelta(days=days)).isoformat()}))
+            assert status_of(h) == 201, h
+            habit = body_of(h)["habit_id"]
+            for d in range(days):
+                day = (today - timedelta(days=d)).isoformat()
+                e = rts["habits"].invoke(event("PUT", f"/habits/{habit}/entries/{day}", "/habits/{id}/entries/{date}", tok, {"status": "done"}, {"id": habit, "date": day}))
+                assert status_of(e) in (200, 201), e
+            callers.append((tok, habit))
+        rows = []
+        for label, make in READ_ROUTES:
+            times = []
+            for k in range(per_route):
+                tok, habit = callers[k % users]
+                t0 = time.perf_counter()
+                r = rts["habits"].invoke(make(tok, habit))
+                times.append((time.perf_counter() - t0) * 1000)
+                assert status_of(r) == 200, (label, r)
+            rows.append((label, per_route, percentile(times, 0.5), percentile(times, 0.99)))
+        return rows
+    finally:
+        for p in list(procs.values()) + [proxy]:
+            p.kill()
+            p.wait()
+
+
+def reads_table(rows, latency="4-6"):
+    out = [f"\n## Signed-in reads with an in-region DynamoDB latency ({latency} ms per call, `fault-proxy --latency`)\n\n"
+           "Sequential requests to `habits` through the runtime API, 10 users with 20 tracked days each.\n\n"
+           "| route | requests | p50 ms | p99 ms |\n|---|---|---|---|"]
+    for label, n, p50, p99 in rows:
+        out.append(f"| {label} | {n} | {p50:.2f} | {p99:.2f} |")
+    return out
+
+
 def main():
     machine = f"{platform.machine()}, {os.cpu_count()} cores, " + next(
         (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
@@ -280,18 +365,21 @@ def main():
     for f in FUNCTIONS:
         ms = cold_start(f)
         out.append(f"| {f} | {ms:.2f} | {ms / hello:.2f} |")
-    # Where a function's start goes beyond hello-world's: the TLS trust store the AWS SDK loads
-    # at start (by design: `validate_base_client_config` loads native roots at client creation).
+    # Where a function's start goes beyond hello-world's: the TLS trust store the AWS SDK parses
+    # at client creation (`validate_base_client_config`). The functions trust the five compiled-in
+    # Amazon Trust Services roots; `TLS_ROOTS=platform` gives them the platform's store instead.
     empty = os.path.join(ROOT, "target", "empty-trust-store.pem")
     open(empty, "w").close()
+    platform_bundle = "/etc/ssl/certs/ca-certificates.crt"
     trust = [
-        ("native roots, as Lambda starts it (probe: this machine's bundle and its 290-file directory)", None),
-        ("one bundle file (SSL_CERT_FILE)", {"SSL_CERT_FILE": "/etc/ssl/certs/ca-certificates.crt"}),
-        ("no roots at all (SSL_CERT_FILE empty: the floor without TLS set-up)", {"SSL_CERT_FILE": empty}),
+        ("compiled-in Amazon roots (the default)", {}),
+        ("TLS_ROOTS=platform, as Lambda starts it (probe: this machine's bundle and its 290-file directory)", {"TLS_ROOTS": "platform"}),
+        ("TLS_ROOTS=platform, one bundle file (SSL_CERT_FILE)", {"TLS_ROOTS": "platform", "SSL_CERT_FILE": platform_bundle}),
+        ("TLS_ROOTS=platform, no roots at all (SSL_CERT_FILE empty: the floor without TLS set-up)", {"TLS_ROOTS": "platform", "SSL_CERT_FILE": empty}),
     ]
     out.append(f"\n### Where `auth`'s start goes (median of {RUNS})\n\n| trust store | ms | × hello-world |\n|---|---|---|")
     for label, extra in trust:
-        if extra is None or os.path.exists(extra["SSL_CERT_FILE"]):
+        if os.path.exists(extra.get("SSL_CERT_FILE", empty)):
             ms = cold_start("auth", extra)
             out.append(f"| {label} | {ms:.2f} | {ms / hello:.2f} |")
     print("warm workload ...", file=sys.stderr)
@@ -303,6 +391,8 @@ def main():
     for f, n, p50, p99, cpu_med, cpu_mean, rss in rows:
         note = " (includes argon2id hashing)" if f == "auth" else ""
         out.append(f"| {f}{note} | {n} | {p50:.2f} | {p99:.2f} | {cpu_med:.0f} | {cpu_mean:.0f} | {rss:.1f} |")
+    print("reads with an in-region latency ...", file=sys.stderr)
+    out += reads_table(reads_in_region(f"bench-reads-{uuid.uuid4().hex[:8]}"))
     out.append("\n## Release binary sizes (x86-64, `cargo build --release`: LTO, 1 codegen unit, panic=abort, stripped)\n\n| binary | MB |\n|---|---|")
     for f in ["hello-lambda"] + FUNCTIONS:
         out.append(f"| {f} | {os.path.getsize(os.path.join(BIN, f)) / 1e6:.2f} |")
@@ -312,6 +402,9 @@ def main():
 
 
 if __name__ == "__main__":
+    if os.environ.get("BENCH_ONLY") == "reads":
+        print("\n".join(reads_table(reads_in_region(f"bench-reads-{uuid.uuid4().hex[:8]}"))))
+        sys.exit(0)
     text = main()
     if len(sys.argv) > 1:
         with open(sys.argv[1], "w") as f:

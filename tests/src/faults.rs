@@ -144,6 +144,8 @@ struct State {
     requests: u64,
     /// The `ClientRequestToken`s of the transactions let through to the table.
     forwarded: std::collections::HashSet<String>,
+    /// Every answer's network latency, drawn uniformly from this range (none by default).
+    latency: Option<(Duration, Duration)>,
 }
 
 /// The stand-in, listening on [`endpoint`](Self::endpoint) until dropped.
@@ -204,6 +206,13 @@ impl FaultProxy {
             }
         });
         FaultProxy { endpoint, state, task }
+    }
+
+    /// Gives every answer a latency drawn uniformly from `min..=max`, as a call inside an AWS
+    /// region takes (4–6 ms) where DynamoDB Local on loopback answers in a fraction of that: a
+    /// benchmark behind it measures round trips as the cloud counts them.
+    pub fn set_latency(&self, min: Duration, max: Duration) {
+        self.state.lock().unwrap().latency = Some((min, max.max(min)));
     }
 
     /// Replaces the rules (the random source goes on).
@@ -329,6 +338,13 @@ async fn serve(
         .to_owned();
     let json = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
     let fault = decide(&state, &operation, json["ClientRequestToken"].as_str());
+    let latency = {
+        let mut state = state.lock().unwrap();
+        state.latency.map(|(min, max)| state.rng.as_mut().expect("rng").random_range(min..=max))
+    };
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
     let items = || json["TransactItems"].as_array().map_or(1, Vec::len);
     match fault {
         None => Ok(forward(&upstream, parts, body).await?),

@@ -5,7 +5,7 @@ use axum::{extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
-    auth::{AdminUser, AuthUser},
+    auth::{AdminUser, Reader},
     domain::Checker,
     http::{noun, nullable, Id, Json, PageBody, Paging, Query},
     models::{CategoryItem, HabitFields, HabitItem},
@@ -98,11 +98,11 @@ shared::page_query! {
 
 async fn list_categories(
     State(state): State<AppState>,
-    _me: AuthUser,
+    me: Reader,
     Query(q): Query<ListQuery>,
 ) -> ApiJson<PageBody<CategoryView>> {
     let mut paging = Paging::new(&state, "categories", q.limit, q.cursor.as_deref())?;
-    let (items, next) = state.db.list_categories(paging.limit, paging.start.take()).await?;
+    let (_, (items, next)) = me.read(&state, state.db.list_categories(paging.limit, paging.start.take())).await?;
     Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
 }
 
@@ -110,8 +110,9 @@ async fn list_categories(
 #[utoipa::path(get, path = "/categories/{id}", tag = "categories", security(("bearer" = [])),
     params(("id" = String, Path, description = "Category id")),
     responses((status = 200, description = "The category", body = CategoryView)))]
-async fn get_category(State(state): State<AppState>, _me: AuthUser, id: Id<noun::Category>) -> ApiJson<CategoryView> {
-    Ok(axum::Json(view(&load(&state, &id).await?)))
+async fn get_category(State(state): State<AppState>, me: Reader, id: Id<noun::Category>) -> ApiJson<CategoryView> {
+    let (_, category) = me.read(&state, load(&state, &id)).await?;
+    Ok(axum::Json(view(&category)))
 }
 
 #[derive(Deserialize, ToSchema)]

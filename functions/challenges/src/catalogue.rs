@@ -116,10 +116,11 @@ pub(crate) async fn list_challenges(
     responses((status = 200, description = "The challenge", body = ChallengeView)))]
 pub(crate) async fn get_challenge(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     id: Id<noun::Challenge>,
 ) -> ApiJson<ChallengeView> {
-    Ok(axum::Json(view(&load(&state, &id).await?, me.user.today())))
+    let (me, challenge) = me.read(&state, load(&state, &id)).await?;
+    Ok(axum::Json(view(&challenge, me.user.today())))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -13,7 +13,7 @@ use axum::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
-    auth::{AdminUser, AuthUser},
+    auth::{AdminUser, AuthUser, Reader},
     domain::Checker,
     http::{is_ulid, noun, nullable, page_size, Id, Json, OptionalJson, PageBody, Paging, Query, Whole},
     idempotency::{created, IdempotencyHeader, Keyed},

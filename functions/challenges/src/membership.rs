@@ -105,10 +105,11 @@ pub(crate) async fn leave(
     responses((status = 200, description = "A page of memberships", body = PageBody<MembershipView>)))]
 pub(crate) async fn my_challenges(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     Query(q): Query<PageQuery>,
 ) -> ApiJson<PageBody<MembershipView>> {
     let mut paging = Paging::new(&state, format!("my-challenges:{}", me.id()), q.limit, q.cursor.as_deref())?;
-    let (items, next) = state.db.user_memberships(me.id(), paging.limit, paging.start.take()).await?;
+    let (_, (items, next)) =
+        me.read(&state, state.db.user_memberships(me.id(), paging.limit, paging.start.take())).await?;
     Ok(axum::Json(paging.finish(items.iter().map(membership_view).collect(), next)?))
 }

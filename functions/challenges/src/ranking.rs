@@ -23,11 +23,11 @@ pub(crate) struct Rank {
     responses((status = 200, description = "A page of the ranking", body = PageBody<Rank>)))]
 pub(crate) async fn leaderboard(
     State(state): State<AppState>,
-    _me: AuthUser,
+    me: Reader,
     id: Id<noun::Challenge>,
     Query(q): Query<PageQuery>,
 ) -> ApiJson<PageBody<Rank>> {
-    let c = load(&state, &id).await?;
+    let (_, c) = me.read(&state, load(&state, &id)).await?;
     let limit = page_size(q.limit)?;
     let scope = format!("leaderboard:{id}");
     let (start, offset) = match q.cursor.as_deref() {

@@ -103,14 +103,17 @@ pub(crate) async fn put_entry(
     params(("id" = String, Path, description = "Habit id"), ("date" = String, Path, description = "The day, e.g. 2026-03-01 (in the caller's time zone)")), responses((status = 200, description = "The entry", body = EntryView)))]
 pub(crate) async fn get_entry(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     id: Id<noun::Habit>,
     Path((_, date)): Path<(String, String)>,
 ) -> ApiJson<EntryView> {
-    let date = parse_date(&date)?;
-    let (habit, entry) = tokio::join!(state.db.get_habit(me.id(), &id), state.db.get_entry(me.id(), &id, date));
-    habit?.ok_or(ApiError::NotFound("habit"))?;
-    Ok(axum::Json(entry_view(&entry?.ok_or(ApiError::NotFound("entry"))?)))
+    let read = async {
+        let date = parse_date(&date)?;
+        tokio::try_join!(state.db.get_habit(me.id(), &id), state.db.get_entry(me.id(), &id, date))
+    };
+    let (_, (habit, entry)) = me.read(&state, read).await?;
+    habit.ok_or(ApiError::NotFound("habit"))?;
+    Ok(axum::Json(entry_view(&entry.ok_or(ApiError::NotFound("entry"))?)))
 }
 
 /// Deletes the habit's entry for a day.
@@ -147,7 +150,7 @@ shared::page_query! {
 
 pub(crate) async fn list_entries(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     id: Id<noun::Habit>,
     Query(q): Query<EntriesQuery>,
 ) -> ApiJson<PageBody<EntryView>> {
@@ -169,11 +172,14 @@ pub(crate) async fn list_entries(
     c.finish()?;
     let mut paging =
         Paging::new(&state, format!("entries:{}:{id}:{from}:{to}", me.id()), q.limit, q.cursor.as_deref())?;
-    let (habit, page) = tokio::join!(
-        state.db.get_habit(me.id(), &id),
-        state.db.list_entries(me.id(), &id, from, to, paging.limit, paging.start.take())
-    );
-    habit?.ok_or(ApiError::NotFound("habit"))?;
-    let (entries, next) = page?;
+    let start = paging.start.take();
+    let read = async {
+        tokio::try_join!(
+            state.db.get_habit(me.id(), &id),
+            state.db.list_entries(me.id(), &id, from, to, paging.limit, start)
+        )
+    };
+    let (_, (habit, (entries, next))) = me.read(&state, read).await?;
+    habit.ok_or(ApiError::NotFound("habit"))?;
     Ok(axum::Json(paging.finish(entries.iter().map(entry_view).collect(), next)?))
 }

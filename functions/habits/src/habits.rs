@@ -75,7 +75,7 @@ shared::page_query! {
 
 pub(crate) async fn list_habits(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     Query(q): Query<ListQuery>,
 ) -> ApiJson<PageBody<HabitView>> {
     let mut paging = Paging::new(
@@ -84,25 +84,29 @@ pub(crate) async fn list_habits(
         q.limit,
         q.cursor.as_deref(),
     )?;
-    let (habits, next) = match &q.category_id {
-        None => state.db.list_user_habits(me.id(), q.is_active, paging.limit, paging.start.take()).await?,
-        Some(cid) => {
-            if !is_ulid(cid) {
-                return Err(ApiError::invalid("category_id", "is not a category id"));
+    let start = paging.start.take();
+    let (_, (habits, next)) = me
+        .read(&state, async {
+            match &q.category_id {
+                None => state.db.list_user_habits(me.id(), q.is_active, paging.limit, start).await,
+                Some(cid) if !is_ulid(cid) => Err(ApiError::invalid("category_id", "is not a category id")),
+                Some(cid) => {
+                    let (habits, next) = state.db.list_category_habits(cid, Some(me.id()), paging.limit, start).await?;
+                    let habits = habits.into_iter().filter(|h| q.is_active.is_none_or(|a| h.fields.is_active == a));
+                    Ok((habits.collect(), next))
+                }
             }
-            let (habits, next) =
-                state.db.list_category_habits(cid, Some(me.id()), paging.limit, paging.start.take()).await?;
-            (habits.into_iter().filter(|h| q.is_active.is_none_or(|a| h.fields.is_active == a)).collect(), next)
-        }
-    };
+        })
+        .await?;
     Ok(axum::Json(paging.finish(habits.iter().map(view).collect(), next)?))
 }
 
 /// One of the caller's habits, with its categories.
 #[utoipa::path(get, path = "/habits/{id}", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
     responses((status = 200, description = "The habit", body = HabitView)))]
-pub(crate) async fn get_habit(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> ApiJson<HabitView> {
-    let found = state.db.get_habit_with_links(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
+pub(crate) async fn get_habit(State(state): State<AppState>, me: Reader, id: Id<noun::Habit>) -> ApiJson<HabitView> {
+    let (_, found) = me.read(&state, state.db.get_habit_with_links(me.id(), &id)).await?;
+    let found = found.ok_or(ApiError::NotFound("habit"))?;
     let categories = state.db.get_categories(&found.category_ids).await?;
     let mut v = view(&found.habit);
     v.categories =

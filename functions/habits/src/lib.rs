@@ -9,7 +9,7 @@ use axum::{
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
-    auth::{AdminUser, AuthUser},
+    auth::{AdminUser, AuthUser, Reader},
     domain::Checker,
     domain::Role,
     http::{is_ulid, noun, nullable, Id, Json, PageBody, Paging, Query},

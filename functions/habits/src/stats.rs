@@ -15,8 +15,9 @@ pub(crate) struct StatsView {
 /// Streaks and completion rates of a habit, as of the caller's today.
 #[utoipa::path(get, path = "/habits/{id}/stats", tag = "habits", security(("bearer" = [])), params(("id" = String, Path, description = "Habit id")),
     responses((status = 200, description = "The statistics", body = StatsView)))]
-pub(crate) async fn get_stats(State(state): State<AppState>, me: AuthUser, id: Id<noun::Habit>) -> ApiJson<StatsView> {
-    let found = state.db.get_habit_with_history(me.id(), &id).await?.ok_or(ApiError::NotFound("habit"))?;
+pub(crate) async fn get_stats(State(state): State<AppState>, me: Reader, id: Id<noun::Habit>) -> ApiJson<StatsView> {
+    let (me, found) = me.read(&state, state.db.get_habit_with_history(me.id(), &id)).await?;
+    let found = found.ok_or(ApiError::NotFound("habit"))?;
     let today = me.user.today();
     let stats = found.stats(today);
     Ok(axum::Json(StatsView {
@@ -40,12 +41,15 @@ pub(crate) struct TodayView {
     pub(crate) items: Vec<TodayItem>,
 }
 
-/// Every active habit scheduled today (the caller's today) with today's entry: one Query.
+/// Every active habit scheduled today (the caller's today) with today's entry: one Query, sent
+/// with the caller's check, before the caller's time zone is known: it starts at the earliest day
+/// that is today anywhere (UTC−12), and today's entries are picked out once the zone is.
 #[utoipa::path(get, path = "/me/today", tag = "habits", security(("bearer" = [])),
     responses((status = 200, description = "Today's habits", body = TodayView)))]
-pub(crate) async fn today(State(state): State<AppState>, me: AuthUser) -> ApiJson<TodayView> {
+pub(crate) async fn today(State(state): State<AppState>, me: Reader) -> ApiJson<TodayView> {
+    let earliest = (Utc::now() - chrono::Duration::hours(12)).date_naive();
+    let (me, (habits, entries)) = me.read(&state, state.db.habits_and_entries_from(me.id(), earliest)).await?;
     let today = me.user.today();
-    let (habits, entries) = state.db.habits_and_entries_from(me.id(), today).await?;
     let items = habits
         .iter()
         .filter(|h| {

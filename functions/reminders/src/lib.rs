@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use push::*;
 use serde::{Deserialize, Serialize};
 use shared::{
-    auth::AuthUser,
+    auth::{AuthUser, Reader},
     domain::{Checker, TimeZone},
     http::{is_ulid, noun, Id, Json, PageBody, Paging, Query},
     idempotency::{created, IdempotencyHeader, Keyed},
@@ -175,7 +175,7 @@ shared::page_query! {
     responses((status = 200, description = "A page of reminders", body = PageBody<ReminderView>)))]
 async fn list_reminders(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     Query(q): Query<ListQuery>,
 ) -> ApiJson<PageBody<ReminderView>> {
     if q.habit_id.as_deref().is_some_and(|h| !is_ulid(h)) {
@@ -183,8 +183,8 @@ async fn list_reminders(
     }
     let mut paging =
         Paging::new(&state, format!("reminders:{}:{:?}", me.id(), q.habit_id), q.limit, q.cursor.as_deref())?;
-    let (items, next) =
-        state.db.list_reminders(me.id(), q.habit_id.as_deref(), paging.limit, paging.start.take()).await?;
+    let read = state.db.list_reminders(me.id(), q.habit_id.as_deref(), paging.limit, paging.start.take());
+    let (_, (items, next)) = me.read(&state, read).await?;
     Ok(axum::Json(paging.finish(items.iter().map(view).collect(), next)?))
 }
 
@@ -196,8 +196,9 @@ async fn own_reminder(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Re
 #[utoipa::path(get, path = "/reminders/{id}", tag = "reminders", security(("bearer" = [])),
     params(("id" = String, Path, description = "Reminder id")),
     responses((status = 200, description = "The reminder", body = ReminderView)))]
-async fn get_reminder(State(state): State<AppState>, me: AuthUser, id: Id<noun::Reminder>) -> ApiJson<ReminderView> {
-    Ok(axum::Json(view(&own_reminder(&state, &me, &id).await?)))
+async fn get_reminder(State(state): State<AppState>, me: Reader, id: Id<noun::Reminder>) -> ApiJson<ReminderView> {
+    let (_, found) = me.read(&state, state.db.get_reminder(me.id(), &id)).await?;
+    Ok(axum::Json(view(&found.ok_or(ApiError::NotFound("reminder"))?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -311,12 +312,13 @@ shared::page_query! {
     responses((status = 200, description = "A page of notifications", body = PageBody<NotificationView>)))]
 async fn list_notifications(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     Query(q): Query<NotificationsQuery>,
 ) -> ApiJson<PageBody<NotificationView>> {
     let unread = q.unread.unwrap_or(false);
     let mut paging = Paging::new(&state, format!("notifications:{}:{unread}", me.id()), q.limit, q.cursor.as_deref())?;
-    let (items, next) = state.db.list_notifications(me.id(), unread, paging.limit, paging.start.take()).await?;
+    let read = state.db.list_notifications(me.id(), unread, paging.limit, paging.start.take());
+    let (_, (items, next)) = me.read(&state, read).await?;
     Ok(axum::Json(paging.finish(items.iter().map(notification_view).collect(), next)?))
 }
 

@@ -112,8 +112,8 @@ pub(crate) struct SubscriptionList {
 /// The caller's push subscriptions.
 #[utoipa::path(get, path = "/me/push-subscriptions", tag = "push", security(("bearer" = [])),
     responses((status = 200, description = "The caller's subscriptions", body = SubscriptionList)))]
-pub(crate) async fn list_subscriptions(State(state): State<AppState>, me: AuthUser) -> ApiJson<SubscriptionList> {
-    let subs = state.db.list_push_subscriptions(me.id()).await?;
+pub(crate) async fn list_subscriptions(State(state): State<AppState>, me: Reader) -> ApiJson<SubscriptionList> {
+    let (_, subs) = me.read(&state, state.db.list_push_subscriptions(me.id())).await?;
     Ok(axum::Json(SubscriptionList { items: subs.iter().map(subscription_view).collect() }))
 }
 

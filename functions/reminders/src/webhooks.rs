@@ -116,8 +116,9 @@ pub(crate) struct WebhookList {
 /// The caller's webhooks, oldest first.
 #[utoipa::path(get, path = "/me/webhooks", tag = "webhooks", security(("bearer" = [])),
     responses((status = 200, description = "The caller's webhooks", body = WebhookList)))]
-pub(crate) async fn list_webhooks(State(state): State<AppState>, me: AuthUser) -> ApiJson<WebhookList> {
-    Ok(axum::Json(WebhookList { items: state.db.list_webhooks(me.id()).await?.iter().map(webhook_view).collect() }))
+pub(crate) async fn list_webhooks(State(state): State<AppState>, me: Reader) -> ApiJson<WebhookList> {
+    let (_, hooks) = me.read(&state, state.db.list_webhooks(me.id())).await?;
+    Ok(axum::Json(WebhookList { items: hooks.iter().map(webhook_view).collect() }))
 }
 
 async fn own_webhook(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<WebhookItem> {
@@ -130,10 +131,11 @@ async fn own_webhook(state: &AppState, me: &AuthUser, id: &str) -> ApiResult<Web
     responses((status = 200, description = "The webhook", body = WebhookView)))]
 pub(crate) async fn get_webhook(
     State(state): State<AppState>,
-    me: AuthUser,
+    me: Reader,
     id: Id<noun::Webhook>,
 ) -> ApiJson<WebhookView> {
-    Ok(axum::Json(webhook_view(&own_webhook(&state, &me, &id).await?)))
+    let (_, found) = me.read(&state, state.db.get_webhook(me.id(), &id)).await?;
+    Ok(axum::Json(webhook_view(&found.ok_or(ApiError::NotFound("webhook"))?)))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -5,7 +5,7 @@ use axum::{extract::State, http::StatusCode};
 use chrono::{NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use shared::{
-    auth::{AdminUser, AuthUser},
+    auth::{AdminUser, AuthUser, Reader},
     domain::Role,
     domain::{Checker, Email, Password, Phone, TimeZone, Username},
     http::{noun, nullable, Id, Json, PageBody, Paging, Query, SourceIp, StopAt},

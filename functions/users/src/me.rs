@@ -226,8 +226,9 @@ pub(crate) async fn change_password(
         (status = 404, description = "The caller has no profile", content_type = "application/problem+json",
             body = shared::error::Problem),
     ))]
-pub(crate) async fn get_my_profile(State(state): State<AppState>, me: AuthUser) -> ApiJson<ProfileView> {
-    profile_of(&state, me.id()).await
+pub(crate) async fn get_my_profile(State(state): State<AppState>, me: Reader) -> ApiJson<ProfileView> {
+    let (_, profile) = me.read(&state, profile_of(&state, me.id())).await?;
+    Ok(profile)
 }
 
 pub(crate) async fn profile_of(state: &AppState, user_id: &str) -> ApiJson<ProfileView> {

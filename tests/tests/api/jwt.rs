@@ -276,3 +276,53 @@ async fn a_key_rotation_logs_nobody_out_and_a_removed_key_verifies_nothing() {
     assert_eq!(during.get(&path, &during.login("rotadmin").await.access).await.status, 200);
     after.get(&path, &admin_after.access).await.names_field("cursor");
 }
+
+/// The read routes confirm the caller while their read is under way (`shared::auth::Reader`):
+/// the refusal still wins. A revoked token gets 401 on each of them, where the read alone would
+/// have answered 200 with the caller's data or 404 for a missing item.
+#[tokio::test]
+async fn reads_sent_alongside_the_account_check_refuse_a_revoked_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin("readboss").await;
+    let s = app.register("reader").await;
+    let r = app
+        .call("POST", "/habits", Some(&s.access), Some(json!({"title": "Read", "frequency": {"type": "daily"}})))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let habit = r.body["habit_id"].as_str().unwrap().to_owned();
+    let missing = ulid::Ulid::new().to_string();
+    let reads = [
+        ("/habits".to_owned(), 200),
+        (format!("/habits/{habit}"), 200),
+        (format!("/habits/{missing}"), 404),
+        (format!("/habits/{habit}/stats"), 200),
+        (format!("/habits/{missing}/stats"), 404),
+        (format!("/habits/{habit}/entries"), 200),
+        (format!("/habits/{habit}/entries/2026-01-01"), 404),
+        ("/me/today".to_owned(), 200),
+        ("/me/profile".to_owned(), 200),
+        ("/reminders".to_owned(), 200),
+        (format!("/reminders/{missing}"), 404),
+        ("/me/notifications".to_owned(), 200),
+        ("/me/webhooks".to_owned(), 200),
+        (format!("/me/webhooks/{missing}"), 404),
+        ("/me/push-subscriptions".to_owned(), 200),
+        ("/categories".to_owned(), 200),
+        (format!("/categories/{missing}"), 404),
+        ("/me/challenges".to_owned(), 200),
+        (format!("/challenges/{missing}"), 404),
+        (format!("/challenges/{missing}/leaderboard"), 404),
+    ];
+    for (path, status) in &reads {
+        assert_eq!(app.get(path, &s.access).await.status, *status, "{path} before the revocation");
+    }
+    let r = app
+        .call("PATCH", &format!("/users/{}", s.user_id), Some(&admin.access), Some(json!({"is_active": false})))
+        .await;
+    assert_eq!(r.status, 200);
+    for (path, _) in &reads {
+        let r = app.get(path, &s.access).await;
+        assert_eq!(r.status, 401, "{path} after the revocation: {}", r.body);
+        r.problem(401);
+    }
+}
