@@ -2,12 +2,12 @@
 //!
 //! | entity          | PK                  | SK                   | GSI1PK  | GSI1SK                                    |
 //! |-----------------|---------------------|----------------------|---------|-------------------------------------------|
-//! | User            | `USER#<user_id>`    | `USER`               | `USERS` | `ROLE#<role>#ACTIVE#<0/1>#USER#<user_id>` |
+//! | User            | `USER#<user_id>`    | `USER`               | `USERS#<shard>` | `ROLE#<role>#ACTIVE#<0/1>#USER#<user_id>` |
 //! | Profile         | `USER#<user_id>`    | `PROFILE`            |         |                                           |
 //! | RefreshFamily   | `USER#<user_id>`    | `REFRESH#<family>`   |         |                                           |
 //! | UsernameGuard   | `USERNAME#<name>`   | `GUARD`              |         |                                           |
 //! | EmailGuard      | `EMAIL#<email>`     | `GUARD`              |         |                                           |
-//! | Habit           | `USER#<user_id>`    | `HABIT#<habit>`      | `HABITS`| `HABIT#<habit>`                           |
+//! | Habit           | `USER#<user_id>`    | `HABIT#<habit>`      | `HABITS#<shard>`| `HABIT#<habit>`                   |
 //! | Entry           | `USER#<user_id>`    | `HABIT#<habit>#ENTRY#<yyyy-mm-dd>` |  |                                         |
 //! | HabitCategory   | `USER#<user_id>`    | `HABIT#<habit>#CAT#<category>` | `CATEGORY#<category>` | `USER#<user_id>#HABIT#<habit>` |
 //! | Category        | `CATEGORY#<cat>`    | `CATEGORY`           | `CATEGORIES` | `NAME#<lower name>#<cat>`            |
@@ -25,6 +25,13 @@
 //! A habit's own items (`HABIT#<habit>`, its category links `...#CAT#`, its entries `...#ENTRY#`)
 //! sort together, so the habit with its links, or the habit with its whole history, is one Query.
 //! ULIDs have a fixed length, so the prefix `HABIT#<habit>` never matches another habit.
+//!
+//! GSI3 ranks a challenge's members: `GSI3PK = CHALLENGE#<challenge>#<shard>`, `GSI3SK` = score.
+//!
+//! `<shard>` (two digits, [`INDEX_SHARDS`] of them) spreads an index partition that every tenant
+//! writes to: all habits (every tracked day rewrites the habit's counters), all users, one
+//! challenge's ranking (every member's tracked day). Listings merge the shards
+//! (`storage::merge`); docs/ACCESS_PATTERNS.md gives each key's write rate at a million users.
 //!
 //! Ids are ULIDs (26 characters, lexicographically sortable by creation time); guards use the
 //! normalized (lower-case) username or e-mail so that uniqueness is case-insensitive.
@@ -51,7 +58,23 @@ pub const USER_SK: &str = "USER";
 pub const PROFILE_SK: &str = "PROFILE";
 pub const GUARD_SK: &str = "GUARD";
 const REFRESH: &str = "REFRESH#";
-pub const USERS_GSI1PK: &str = "USERS";
+
+/// Shards of each index partition that all tenants write to (module docs).
+pub const INDEX_SHARDS: u32 = 16;
+
+fn shard_of(id: &str) -> u32 {
+    fnv1a(id) % INDEX_SHARDS
+}
+
+/// GSI1 partition of a user (the admin listing of users), by the user's id.
+pub fn users_gsi1pk(user_id: &str) -> String {
+    format!("USERS#{:02}", shard_of(user_id))
+}
+
+/// Every GSI1 partition of users.
+pub fn users_gsi1pks() -> impl Iterator<Item = String> {
+    (0..INDEX_SHARDS).map(|n| format!("USERS#{n:02}"))
+}
 
 /// A primary key of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +117,16 @@ pub fn email_guard(email: &str) -> Key {
     Key::new(format!("EMAIL#{}", crate::domain::skeleton(email)), GUARD_SK)
 }
 
-pub const HABITS_GSI1PK: &str = "HABITS";
+/// GSI1 partition of a habit (the admin listing of habits), by the habit's id: an admin's
+/// look-up by id reads one shard.
+pub fn habits_gsi1pk(habit_id: &str) -> String {
+    format!("HABITS#{:02}", shard_of(habit_id))
+}
+
+/// Every GSI1 partition of habits.
+pub fn habits_gsi1pks() -> impl Iterator<Item = String> {
+    (0..INDEX_SHARDS).map(|n| format!("HABITS#{n:02}"))
+}
 pub const CATEGORIES_GSI1PK: &str = "CATEGORIES";
 pub const CATEGORY_SK: &str = "CATEGORY";
 
@@ -237,7 +269,9 @@ pub fn source_throttle(source: &str) -> Key {
 
 /// Number of due-index shards. A reminder's shard is fixed by its id, so changing this needs a
 /// re-index of every reminder; the dispatcher queries every shard, in parallel, each minute.
-pub const DUE_SHARDS: u32 = 16;
+/// A million reminders firing in one minute rewrite their due keys at ~16,700/s: 64 shards keep
+/// each index partition near 260 writes/s, under its 1,000 (docs/ACCESS_PATTERNS.md).
+pub const DUE_SHARDS: u32 = 64;
 
 pub fn reminder(user_id: &str, reminder_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{REMINDER}{reminder_id}"))
@@ -314,8 +348,9 @@ pub fn deliveries_prefix(target_id: &str) -> String {
     format!("{DELIVERY}{target_id}#")
 }
 
-/// Number of shards of the outbox's due index (GSI1 `OUTBOX#<shard>`), as the reminders' due index.
-pub const OUTBOX_SHARDS: u32 = 16;
+/// Number of shards of the outbox's due index (GSI1 `OUTBOX#<shard>`), as the reminders' due index:
+/// each fired reminder writes (and its delivery deletes) one outbox item.
+pub const OUTBOX_SHARDS: u32 = 64;
 
 /// GSI1 partition of an outbox item: spread by its event id.
 pub fn outbox_gsi1pk(event_id: &str) -> String {
@@ -335,6 +370,16 @@ pub const MEMBER: &str = "MEMBER#";
 
 pub fn challenge_pk(challenge_id: &str) -> String {
     format!("CHALLENGE#{challenge_id}")
+}
+
+/// GSI3 partition of a member's place in a challenge's ranking, by the member's id.
+pub fn ranking_gsi3pk(challenge_id: &str, user_id: &str) -> String {
+    format!("CHALLENGE#{challenge_id}#{:02}", shard_of(user_id))
+}
+
+/// Every GSI3 partition of a challenge's ranking.
+pub fn ranking_gsi3pks(challenge_id: &str) -> impl Iterator<Item = String> + '_ {
+    (0..INDEX_SHARDS).map(move |n| format!("CHALLENGE#{challenge_id}#{n:02}"))
 }
 
 pub fn challenge(challenge_id: &str) -> Key {
@@ -456,12 +501,29 @@ mod tests {
         assert!(a <= due_upper(t("2026-11-24T07:30:00Z")) && b > due_upper(t("2026-11-24T07:30:59Z")));
         assert_eq!(due_gsi1pk(3), "DUE#03");
         let mut counts = [0u32; DUE_SHARDS as usize];
-        for _ in 0..3200 {
+        for _ in 0..(DUE_SHARDS * 200) {
             counts[due_shard(&ulid::Ulid::new().to_string()) as usize] += 1;
         }
         assert!(counts.iter().all(|c| (100..=300).contains(c)), "{counts:?}");
         let id = ulid::Ulid::new().to_string();
         assert_eq!(due_shard(&id), due_shard(&id));
+    }
+
+    #[test]
+    fn shared_index_partitions_spread_evenly_over_their_shards_and_listings_name_them_all() {
+        let all: Vec<String> = habits_gsi1pks().chain(users_gsi1pks()).chain(ranking_gsi3pks("C1")).collect();
+        assert_eq!(all.len(), 3 * INDEX_SHARDS as usize);
+        let mut counts = std::collections::HashMap::<String, u32>::new();
+        for _ in 0..3200 {
+            let id = ulid::Ulid::new().to_string();
+            for pk in [habits_gsi1pk(&id), users_gsi1pk(&id), ranking_gsi3pk("C1", &id)] {
+                assert!(all.contains(&pk), "{pk} is not listed");
+                *counts.entry(pk).or_default() += 1;
+            }
+        }
+        assert!(counts.values().all(|c| (100..=300).contains(c)), "{counts:?}");
+        let id = ulid::Ulid::new().to_string();
+        assert_eq!(habits_gsi1pk(&id), habits_gsi1pk(&id), "a look-up by id finds the shard again");
     }
 
     #[test]

@@ -101,7 +101,7 @@ impl MembershipItem {
             pk: key.pk,
             sk: key.sk,
             entity: Self::ENTITY.into(),
-            gsi3pk: keys::challenge_pk(&challenge.challenge_id),
+            gsi3pk: keys::ranking_gsi3pk(&challenge.challenge_id, &user.user_id),
             score: keys::member_score(progress, now.timestamp_millis()),
             challenge_id: challenge.challenge_id.clone(),
             user_id: user.user_id.clone(),

@@ -60,7 +60,7 @@ impl HabitItem {
             pk: key.pk.clone(),
             sk: key.sk.clone(),
             entity: Self::ENTITY.into(),
-            gsi1pk: keys::HABITS_GSI1PK.into(),
+            gsi1pk: keys::habits_gsi1pk(&habit_id),
             gsi1sk: key.sk.clone(),
             gsi2pk: key.pk,
             gsi2sk: key.sk,

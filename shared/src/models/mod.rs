@@ -58,7 +58,10 @@ mod tests {
         assert_eq!(item["PK"], AttributeValue::S("USER#U1".into()));
         assert_eq!(item["SK"], AttributeValue::S("USER".into()));
         assert_eq!(item["entity"], AttributeValue::S("User".into()));
-        assert_eq!(item["GSI1PK"], AttributeValue::S("USERS".into()));
+        assert_eq!(item["GSI1PK"], AttributeValue::S(crate::keys::users_gsi1pk("U1")));
+        assert!(
+            matches!(&item["GSI1PK"], AttributeValue::S(pk) if pk.len() == "USERS#00".len() && pk.starts_with("USERS#"))
+        );
         assert_eq!(item["GSI1SK"], AttributeValue::S("ROLE#user#ACTIVE#1#USER#U1".into()));
         assert_eq!(item["role"], AttributeValue::S("user".into()));
         assert_eq!(item["is_active"], AttributeValue::Bool(true));
@@ -87,7 +90,7 @@ mod tests {
         assert_eq!(item["PK"], AttributeValue::S("USER#U1".into()));
         assert_eq!(item["SK"], AttributeValue::S(format!("HABIT#{}", h.habit_id)));
         assert_eq!(item["entity"], AttributeValue::S("Habit".into()));
-        assert_eq!(item["GSI1PK"], AttributeValue::S("HABITS".into()));
+        assert_eq!(item["GSI1PK"], AttributeValue::S(crate::keys::habits_gsi1pk(&h.habit_id)));
         assert_eq!(item["GSI2PK"], AttributeValue::S("USER#U1".into()));
         assert_eq!(item["start_date"], AttributeValue::S("2026-01-05".into()));
         assert!(

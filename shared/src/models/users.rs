@@ -79,7 +79,7 @@ impl UserItem {
             pk: key.pk,
             sk: key.sk,
             entity: Self::ENTITY.into(),
-            gsi1pk: keys::USERS_GSI1PK.into(),
+            gsi1pk: keys::users_gsi1pk(&user_id),
             gsi1sk: keys::users_gsi1sk(role, true, &user_id),
             user_id,
             username,

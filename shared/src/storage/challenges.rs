@@ -208,16 +208,16 @@ impl Db {
         Err(ApiError::Conflict { detail: "the membership changed meanwhile; retry".into(), field: None })
     }
 
-    /// A page of a challenge's members, best first (GSI3, descending score).
+    /// A page of a challenge's members, best first (the shards of GSI3 merged, descending score).
     pub async fn leaderboard(
         &self,
         challenge_id: &str,
         limit: i32,
         start: Option<Item>,
     ) -> Result<Page<MembershipItem>, ApiError> {
-        let mut q = Query::new(GSI3, keys::challenge_pk(challenge_id), None);
+        let mut q = Query::new(GSI3, "", None);
         q.descending = true;
-        self.page(q, limit, start).await
+        self.merged_page(q, keys::ranking_gsi3pks(challenge_id), limit, start).await
     }
 
     /// A page of a user's memberships.
@@ -242,10 +242,11 @@ impl Db {
             if pass > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
-            let members: Vec<MembershipItem> = self
-                .query_all(Query::new(GSI3, keys::challenge_pk(&c.challenge_id), None))
+            let shards = keys::ranking_gsi3pks(&c.challenge_id).map(|pk| self.query_all(Query::new(GSI3, pk, None)));
+            let members: Vec<MembershipItem> = futures::future::try_join_all(shards)
                 .await?
                 .into_iter()
+                .flatten()
                 .map(from_item)
                 .collect::<Result<_, _>>()?;
             if members.is_empty() && pass > 0 {

@@ -93,9 +93,9 @@ impl Db {
         assemble(self.query_all(Query::new(TABLE, keys::user_pk(user_id), Some(SortKey::Between(lo, hi)))).await?)
     }
 
-    /// Finds any user's habit by id (admins): GSI1 `HABITS`.
+    /// Finds any user's habit by id (admins): its shard of GSI1 `HABITS#<shard>`.
     pub async fn find_habit(&self, habit_id: &str) -> Result<Option<HabitItem>, ApiError> {
-        let q = Query::new(GSI1, keys::HABITS_GSI1PK, Some(SortKey::Equals(keys::habit_sk(habit_id))));
+        let q = Query::new(GSI1, keys::habits_gsi1pk(habit_id), Some(SortKey::Equals(keys::habit_sk(habit_id))));
         let (items, _) = self.query_page(&q).await?;
         items.into_iter().next().map(from_item).transpose()
     }
@@ -163,10 +163,9 @@ impl Db {
         self.page(q, limit, start).await
     }
 
-    /// A page of every user's habits (GSI1 `HABITS`, oldest first).
+    /// A page of every user's habits (the shards of GSI1 `HABITS#<shard>` merged, oldest first).
     pub async fn list_all_habits(&self, limit: i32, start: Option<Item>) -> Result<Page<HabitItem>, ApiError> {
-        let q = Query::new(GSI1, keys::HABITS_GSI1PK, None);
-        self.page(q, limit, start).await
+        self.merged_page(Query::new(GSI1, "", None), keys::habits_gsi1pks(), limit, start).await
     }
 
     /// A page of a category's habits (GSI1 links, then one `BatchGetItem`), optionally of one user.

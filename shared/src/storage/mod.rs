@@ -7,6 +7,7 @@ pub mod counter;
 pub mod delivery;
 pub mod habits;
 pub mod limits;
+mod merge;
 pub mod reminders;
 mod sdk;
 pub mod table;
@@ -418,6 +419,8 @@ impl Db {
     /// consistently; GSI queries cannot.
     pub(crate) async fn query_page(&self, q: &Query) -> Result<Page<Item>, ApiError> {
         let mut vals = values([(":pk", s(&q.pk))]);
+        // The sort key's values, as the index types it.
+        let s = |v: &str| if q.index.sk_numeric { AttributeValue::N(v.to_owned()) } else { s(v) };
         let sk_expr = match &q.sk {
             None => String::new(),
             Some(SortKey::BeginsWith(p)) => {
@@ -432,6 +435,10 @@ impl Db {
             Some(SortKey::AtLeast(a)) => {
                 vals.insert(":sk".into(), s(a));
                 format!(" AND {} >= :sk", q.index.sk)
+            }
+            Some(SortKey::AtMost(a)) => {
+                vals.insert(":sk".into(), s(a));
+                format!(" AND {} <= :sk", q.index.sk)
             }
             Some(SortKey::Equals(a)) => {
                 vals.insert(":sk".into(), s(a));
@@ -562,6 +569,7 @@ pub enum SortKey {
     /// Inclusive bounds.
     Between(String, String),
     AtLeast(String),
+    AtMost(String),
     Equals(String),
 }
 

@@ -226,8 +226,9 @@ impl Db {
         Ok(sweeps.into_iter().map(|m| m.user_id).collect())
     }
 
-    /// A page of users from GSI1 (`GSI1PK = USERS`), of one role and activity if given. With a
-    /// role, the sort key's prefix selects activity too; without one, activity is a filter.
+    /// A page of users from GSI1 (the shards `USERS#<shard>` merged), of one role and activity if
+    /// given. With a role, the sort key's prefix selects activity too; without one, activity is
+    /// a filter.
     pub async fn list_users(
         &self,
         role: Option<Role>,
@@ -236,11 +237,11 @@ impl Db {
         start: Option<Item>,
     ) -> Result<Page<UserItem>, ApiError> {
         let prefix = keys::users_gsi1sk_prefix(role, is_active);
-        let mut q = Query::new(GSI1, keys::USERS_GSI1PK, Some(SortKey::BeginsWith(prefix)));
+        let mut q = Query::new(GSI1, "", Some(SortKey::BeginsWith(prefix)));
         if let Some(active) = is_active.filter(|_| role.is_none()) {
             q.filter = Some(("is_active = :active".into(), values([(":active", AttributeValue::Bool(active))])));
         }
-        self.page(q, limit, start).await
+        self.merged_page(q, keys::users_gsi1pks(), limit, start).await
     }
 
     pub async fn get_profile(&self, user_id: &str) -> Result<Option<ProfileItem>, ApiError> {

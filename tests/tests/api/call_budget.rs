@@ -142,8 +142,9 @@ async fn every_endpoint_stays_within_its_dynamodb_call_budget() {
     let (_, c) = cost(&app, "POST", &format!("/challenges/{cid}/join"), t, Some(json!({"habit_id": h})), 201).await;
     check("POST /challenges/{id}/join", c, 5);
     let (_, c) = cost(&app, "GET", &format!("/challenges/{cid}/leaderboard"), t, None, 200).await;
-    // + the members' current usernames (one BatchGetItem).
-    check("GET /challenges/{id}/leaderboard", c, 4);
+    // The caller ‖ the challenge, then the ranking's 16 shards (one Query each, in parallel: a
+    // big challenge's writes spread over them), + the members' current usernames (BatchGetItem).
+    check("GET /challenges/{id}/leaderboard", c, 2 + u64::from(shared::keys::INDEX_SHARDS) + 1);
     let (_, c) =
         cost(&app, "PUT", &format!("/habits/{h}/entries/{}", day(0)), t, Some(json!({"status": "done"})), 200).await;
     check("PUT /habits/{id}/entries/{date} (in a challenge)", c, 5);
@@ -151,7 +152,8 @@ async fn every_endpoint_stays_within_its_dynamodb_call_budget() {
     // As a write: the habit, then the entry and the memberships (in parallel), then one transaction.
     check("DELETE /habits/{id}/entries/{date} (in a challenge)", c, 5);
     let (_, c) = cost(&app, "GET", "/users", a, None, 200).await;
-    check("GET /users", c, 2);
+    // The caller, then the 16 shards of the users' index partition (in parallel, merged).
+    check("GET /users", c, 1 + u64::from(shared::keys::INDEX_SHARDS));
     let (_, c) =
         cost(&app, "POST", "/auth/logout", None, Some(json!({"refresh_token": reg["refresh_token"]})), 204).await;
     check("POST /auth/logout", c, 2);

@@ -413,3 +413,43 @@ async fn a_deletion_cut_short_by_its_deadline_is_finished_by_the_dispatcher() {
     assert_eq!(app.items().await, before, "nothing of the account remains");
     app.register("bigleaver").await; // the name is free
 }
+
+/// The users' index partition is split in shards (`keys::users_gsi1pk`); a listing merges them.
+/// Paged one, two or three at a time, with or without a filter, it gives the same users in the
+/// same order as one page does, each once.
+#[tokio::test]
+async fn a_listing_merged_from_shards_pages_in_one_order() {
+    let (app, admin, _) = setup_admin().await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        ids.push(app.register(&format!("sharded{i}")).await.user_id);
+    }
+    for id in &ids[..3] {
+        let r =
+            app.call("PATCH", &format!("/users/{id}"), Some(&admin.access), Some(json!({"is_active": false}))).await;
+        assert_eq!(r.status, 200);
+    }
+    let names = |r: &habit_tests::Response| -> Vec<String> {
+        r.body["items"].as_array().unwrap().iter().map(|u| u["user_id"].as_str().unwrap().to_owned()).collect()
+    };
+    for filter in ["", "is_active=false&", "is_active=true&", "role=user&"] {
+        let whole = names(&app.get(&format!("/users?{filter}limit=100"), &admin.access).await);
+        assert!(whole.len() >= 3, "{filter}: {whole:?}");
+        for limit in 1..=3 {
+            let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+            loop {
+                let c = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let page = app.get(&format!("/users?{filter}limit={limit}{c}"), &admin.access).await;
+                assert_eq!(page.status, 200, "{}", page.body);
+                let items = names(&page);
+                assert!(items.len() <= limit);
+                seen.extend(items);
+                match page.body["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, whole, "{filter}limit={limit}");
+        }
+    }
+}
