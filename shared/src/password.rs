@@ -97,10 +97,15 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Computes the dummy hash that unknown users are checked against, once per process: call it at
-/// start, so that the first login of an unknown user is not slower than the others.
+/// Starts computing the dummy hash that unknown users are checked against, once per process, on
+/// a thread of its own: call it at start. The function asks for its first request meanwhile (the
+/// ~20 ms of argon2id are not part of its cold start), and an unknown user's login that comes
+/// before the hash is ready waits for it (`OnceLock`), so it still costs what a wrong password
+/// costs.
 pub fn prepare_dummy() {
-    dummy_hash();
+    std::thread::spawn(|| {
+        dummy_hash();
+    });
 }
 
 /// Whether [`prepare_dummy`] (or a first unknown-user login) has run in this process.
