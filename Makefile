@@ -1,5 +1,5 @@
 # Habit Tracker API. `make dev` serves the API locally; `make test` runs every test and check.
-.PHONY: setup dev fire test faults openapi clients build-release deploy-check bench bench-dispatch
+.PHONY: setup dev fire test faults openapi clients build-release deploy-check bench bench-dispatch bench-scale
 
 FUNCTIONS := auth users habits categories reminders dispatcher challenges deliver
 
@@ -35,6 +35,9 @@ deploy-check: build-release ## deploy rehearsal without AWS: sam validate --lint
 
 bench-dispatch: ## load N (default 10000) due reminders into DynamoDB Local and time one dispatcher pass
 	N=$(or $(N),10000) CONCURRENCY=$(or $(CONCURRENCY),64) scripts/bench-dispatch.sh
+
+bench-scale: ## a million reminders due in one minute: the dispatcher simulated against DynamoDB's partition limits, then 100,000 for real on DynamoDB Local in eight runs
+	scripts/bench-scale.sh
 
 bench: ## cold start, warm requests, binary sizes and dispatch; writes docs/BENCHMARKS.md
 	scripts/bench.sh

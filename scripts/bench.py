@@ -29,7 +29,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+BIN = os.environ.get("BENCH_BIN") or os.path.join(ROOT, "target", "release")
 FUNCTIONS = ["auth", "users", "habits", "categories", "reminders", "challenges", "dispatcher"]
 RUNS = int(os.environ.get("RUNS", "20"))
 REQUESTS = int(os.environ.get("REQUESTS", "10000"))

@@ -111,6 +111,8 @@ EXPECTED_BILLING_MODE = "PAY_PER_REQUEST"
 EXPECTED_TTL_ATTRIBUTE = "expires_at_epoch"  # shared::keys::TTL_ATTRIBUTE
 
 EXPECTED_SCHEDULE = "rate(1 minute)"
+# dispatcher::SHARD_GROUPS: one schedule per group, its event naming the group.
+DISPATCH_GROUPS = 8
 EXPECTED_RETRY_POLICY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 120}
 EXPECTED_DLQ_RETENTION_SECONDS = 1209600  # 14 days, the SQS maximum
 
@@ -160,7 +162,7 @@ EXPECTED_RESOURCE_COUNTS = {
     "AWS::Lambda::Permission": None,  # one per route group; checked route by route instead
     "AWS::ApiGatewayV2::Api": 1,
     "AWS::ApiGatewayV2::Stage": 1,
-    "AWS::Events::Rule": 2,  # the dispatcher's schedule, the delivery's retries
+    "AWS::Events::Rule": 8 + 1,  # the dispatcher's schedules (one per dispatch group), the delivery's retries
     "AWS::SQS::Queue": 2,  # the dispatcher's dead-letter queue, the outbox stream's failure destination
     "AWS::SQS::QueuePolicy": 1,
     "AWS::CloudWatch::Alarm": 5,
@@ -687,11 +689,15 @@ def deliver_queue(translated: dict) -> str:
     return getatt_target(p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
 
 
+def rules_of(translated: dict, fid: str) -> list[str]:
+    """The EventBridge rules whose one target is the function `fid`."""
+    return sorted(rid for rid, r in resources_of(translated, "AWS::Events::Rule").items()
+                  if [getatt_target(t.get("Arn")) for t in r["Properties"].get("Targets", [])] == [fid])
+
+
 def rule_of(translated: dict, fid: str) -> str:
     """The EventBridge rule whose one target is the function `fid`."""
-    found = [rid for rid, r in resources_of(translated, "AWS::Events::Rule").items()
-             if [getatt_target(t.get("Arn")) for t in r["Properties"].get("Targets", [])] == [fid]]
-    (rid,) = found
+    (rid,) = rules_of(translated, fid)
     return rid
 
 
@@ -1320,25 +1326,33 @@ def check_permissions(report: Report, area: str, d: Deployed) -> None:
 
 def check_schedule(report: Report, area: str, d: Deployed) -> None:
     c, translated, created, fids, resolve = d.c, d.translated, d.created, d.fids, d.resolve
-    rid = rule_of(translated, fids[SCHEDULED_BINARY])
-    rule_name = created[rid]["PhysicalResourceId"]
-    rule = c["events"].describe_rule(Name=rule_name)
-    report.equal(EMULATOR, area, "schedule expression", rule.get("ScheduleExpression"), EXPECTED_SCHEDULE)
-    report.equal(EMULATOR, area, "rule is enabled", rule.get("State"), "ENABLED")
-    targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
     fn_arn = resolve.att(fids[SCHEDULED_BINARY], "Arn")
     qid = dispatch_queue(translated, fids)
-    report.equal(EMULATOR, area, "one target: the dispatcher", [t["Arn"] for t in targets], [fn_arn])
-    if targets:
-        report.equal(EMULATOR, area, "retry policy", targets[0].get("RetryPolicy"), EXPECTED_RETRY_POLICY)
-        report.equal(EMULATOR, area, "undeliverable events go to the dead-letter queue",
-                     targets[0].get("DeadLetterConfig", {}).get("Arn"), resolve.att(qid, "Arn"))
+    rule_arns, groups = [], []
+    for rid in rules_of(translated, fids[SCHEDULED_BINARY]):
+        rule_name = created[rid]["PhysicalResourceId"]
+        rule = c["events"].describe_rule(Name=rule_name)
+        rule_arns.append(rule["Arn"])
+        report.equal(EMULATOR, area, f"{rid}: schedule expression", rule.get("ScheduleExpression"), EXPECTED_SCHEDULE)
+        report.equal(EMULATOR, area, f"{rid}: rule is enabled", rule.get("State"), "ENABLED")
+        targets = c["events"].list_targets_by_rule(Rule=rule_name)["Targets"]
+        report.equal(EMULATOR, area, f"{rid}: one target, the dispatcher", [t["Arn"] for t in targets], [fn_arn])
+        if targets:
+            report.equal(EMULATOR, area, f"{rid}: retry policy", targets[0].get("RetryPolicy"), EXPECTED_RETRY_POLICY)
+            report.equal(EMULATOR, area, f"{rid}: undeliverable events go to the dead-letter queue",
+                         targets[0].get("DeadLetterConfig", {}).get("Arn"), resolve.att(qid, "Arn"))
+            group = json.loads(targets[0].get("Input") or "{}").get("dispatch_group")
+            groups.append((group or {}).get("index"))
+            report.equal(EMULATOR, area, f"{rid}: its event names a dispatch group of {DISPATCH_GROUPS}",
+                         (group or {}).get("of"), DISPATCH_GROUPS)
+    report.equal(EMULATOR, area, "one schedule per dispatch group, each group once", sorted(groups, key=str),
+                 list(range(DISPATCH_GROUPS)))
     policy = json.loads(c["lambda"].get_policy(
         FunctionName=created[fids[SCHEDULED_BINARY]]["PhysicalResourceId"])["Policy"])
     invokers = [((s.get("Principal") or {}).get("Service"),
                  s.get("Condition", {}).get("ArnLike", {}).get("AWS:SourceArn")) for s in policy.get("Statement", [])]
-    report.equal(EMULATOR, area, "the rule, and nothing else, may invoke the dispatcher", invokers,
-                 [("events.amazonaws.com", rule["Arn"])])
+    report.equal(EMULATOR, area, "the schedules, and nothing else, may invoke the dispatcher", sorted(invokers),
+                 sorted(("events.amazonaws.com", arn) for arn in rule_arns))
     # The delivery's retries: every minute, an event not handed over is not kept (the next one
     # comes a minute later and finds the same due items).
     rid = rule_of(translated, fids[DELIVER_BINARY])
@@ -1391,16 +1405,17 @@ def check_outputs(report: Report, area: str, d: Deployed) -> None:
 def check_cross_references(report: Report, area: str, d: Deployed) -> None:
     """Template-only resources whose references must land on resources the emulator created."""
     translated, resolve = d.translated, d.resolve
-    rule_arn = resolve.att(rule_of(translated, d.fids[SCHEDULED_BINARY]), "Arn")
+    rule_arns = [resolve.att(rid, "Arn") for rid in rules_of(translated, d.fids[SCHEDULED_BINARY])]
     (pid, policy), = resources_of(translated, "AWS::SQS::QueuePolicy").items()
     for s in policy["Properties"]["PolicyDocument"].get("Statement", []):
         for op, cond in s.get("Condition", {}).items():
             for key, pattern in cond.items():
                 if key.lower() == "aws:sourcearn":
                     resolved = resolve(pattern)
-                    report.check(TEMPLATE, area, f"queue policy's {op} aws:SourceArn admits the deployed rule",
-                                 any(fnmatch.fnmatchcase(rule_arn, p) for p in as_list(resolved)),
-                                 detail=f"{resolved} vs {rule_arn}", info=str(resolved))
+                    for rule_arn in rule_arns:
+                        report.check(TEMPLATE, area, f"queue policy's {op} aws:SourceArn admits the deployed rule {rule_arn}",
+                                     any(fnmatch.fnmatchcase(rule_arn, p) for p in as_list(resolved)),
+                                     detail=f"{resolved} vs {rule_arn}", info=str(resolved))
     for name, alarm in sorted(resources_of(translated, "AWS::CloudWatch::Alarm").items()):
         for dim in alarm["Properties"].get("Dimensions", []):
             try:

@@ -15,7 +15,9 @@ Played today:
   answer from `cargo lambda watch`) under the rule's `RetryPolicy`; a function that fails is
   retried by Lambda under the function's `EventInvokeConfig` (one minute, then two minutes later,
   up to `MaximumRetryAttempts`, while younger than `MaximumEventAgeInSeconds`).
-  `fire` plays one delivery, now, without retries, and fails when the function fails.
+  A rule with an `Input` delivers that JSON instead of the event, as EventBridge does (the
+  dispatcher's eight schedules, one per dispatch group). `fire` plays one delivery of each, now,
+  without retries, and fails when the function fails.
 
 - `DynamoDB` stream events: the table's stream on DynamoDB Local (which keeps one as DynamoDB
   does), polled about twice a second from `StartingPosition`; its records pass the event's
@@ -61,8 +63,10 @@ UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 class Trigger:
     """One playable trigger: a schedule of one function."""
 
-    def __init__(self, function, binary, event, period, rule_retry, invoke_config):
+    def __init__(self, function, binary, event, period, rule_retry, invoke_config, constant_input=None):
         self.name = f"{function}.{event}"
+        # The rule's `Input`: EventBridge then hands over exactly that JSON instead of the event.
+        self.constant_input = json.loads(constant_input) if constant_input is not None else None
         self.function, self.binary, self.event = function, binary, event
         self.period = period  # seconds
         # EventBridge's retries of an event it could not hand over (its defaults: 185 tries, 24 h).
@@ -74,6 +78,8 @@ class Trigger:
 
     def scheduled_event(self, at):
         """The event EventBridge delivers for the rule's firing at `at` (UTC)."""
+        if self.constant_input is not None:
+            return self.constant_input
         return {
             "version": "0",
             "id": str(uuid.uuid4()),
@@ -256,8 +262,13 @@ def read_triggers(path):
                 unplayable.append(f"{where}: the function has no Metadata.BuildProperties.Binary")
                 continue
             invoke_config = (res.get("Properties") or {}).get("EventInvokeConfig") or {}
-            playable.append(Trigger(name, binary, event, n * UNIT_SECONDS[unit.rstrip("s")],
-                                    props.get("RetryPolicy") or {}, invoke_config))
+            try:
+                trigger = Trigger(name, binary, event, n * UNIT_SECONDS[unit.rstrip("s")],
+                                  props.get("RetryPolicy") or {}, invoke_config, props.get("Input"))
+            except ValueError as e:
+                unplayable.append(f"{where}: Input is not JSON: {e}")
+                continue
+            playable.append(trigger)
     return playable, unplayable
 
 

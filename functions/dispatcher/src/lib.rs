@@ -14,12 +14,20 @@
 //!
 //! A run stops taking new work when the Lambda deadline is near ([`shared::deadline`]); what is left
 //! stays due in the index and the next run (a minute later) picks it up, marked late.
+//!
+//! **Fan-out.** One run cannot fire a million reminders in a minute (docs/REMINDERS.md, "Scale"),
+//! so each minute starts [`SHARD_GROUPS`] runs at once: the template has one schedule per group,
+//! each passing `{"dispatch_group": {"index": i, "of": n}}` as its event, and a run takes the due
+//! shards `s` with `s mod n = i` ([`ShardGroup`]), each with its own deadline and concurrency.
+//! Groups never share a shard, and were two runs to meet on one (a late run overlapping the next
+//! minute's), the conditional transactions still fire each occurrence once. A plain scheduled
+//! event (a manual invocation, `make fire`) dispatches every shard.
 
 pub mod fixture;
 
 use chrono::{DateTime, Utc};
 use futures::{stream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use shared::{
     config::{ConfigError, Vars},
     models::ReminderItem,
@@ -62,6 +70,40 @@ impl DispatchConfig {
             concurrency: vars.whole("DISPATCH_CONCURRENCY", 1..=256, d.concurrency as u64)? as usize,
             ..d
         })
+    }
+}
+
+/// The dispatch groups of a minute: the template's schedules (`infra/template.yaml`, checked by
+/// `tests/tests/api/infra.rs`).
+pub const SHARD_GROUPS: u32 = 8;
+
+/// The due shards one run takes: those with `shard mod of = index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardGroup {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl ShardGroup {
+    /// Every shard: one run does it all.
+    pub const ALL: ShardGroup = ShardGroup { index: 0, of: 1 };
+
+    /// The group from an event's `dispatch_group`, checked.
+    pub fn parse(value: &serde_json::Value) -> Result<Self, ApiError> {
+        let g: ShardGroup =
+            serde_json::from_value(value.clone()).map_err(|e| ApiError::BadRequest(format!("dispatch_group: {e}")))?;
+        if g.of == 0 || g.of > DUE_SHARDS || g.index >= g.of {
+            return Err(ApiError::BadRequest(format!(
+                "dispatch_group: index {} of {} is not a group of the {DUE_SHARDS} shards",
+                g.index, g.of
+            )));
+        }
+        Ok(g)
+    }
+
+    pub fn shards(self) -> impl Iterator<Item = u32> {
+        (0..DUE_SHARDS).filter(move |s| s % self.of == self.index)
     }
 }
 
@@ -139,15 +181,29 @@ async fn handle_one(db: &Db, cfg: &DispatchConfig, r: ReminderItem, now: DateTim
     })
 }
 
-/// One dispatcher run at `now`. `deadline`: when to stop taking new work.
+/// One dispatcher run at `now` over every shard. `deadline`: when to stop taking new work.
 pub async fn dispatch(
     db: &Db,
     cfg: &DispatchConfig,
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<Report, ApiError> {
-    let shards = stream::iter(0..DUE_SHARDS).map(|shard| dispatch_shard(db, cfg, shard, now, deadline));
-    let reports: Vec<Result<Report, ApiError>> = shards.buffer_unordered(DUE_SHARDS as usize).collect().await;
+    dispatch_group(db, cfg, ShardGroup::ALL, now, deadline).await
+}
+
+/// One dispatcher run at `now` over the shards of `group`, all at once, the run's concurrency
+/// shared between them.
+pub async fn dispatch_group(
+    db: &Db,
+    cfg: &DispatchConfig,
+    group: ShardGroup,
+    now: DateTime<Utc>,
+    deadline: Option<Instant>,
+) -> Result<Report, ApiError> {
+    let count = group.shards().count();
+    let per_shard = (cfg.concurrency / count.max(1)).max(1);
+    let shards = stream::iter(group.shards()).map(|shard| dispatch_shard(db, cfg, shard, per_shard, now, deadline));
+    let reports: Vec<Result<Report, ApiError>> = shards.buffer_unordered(count.max(1)).collect().await;
     let mut total = Report::default();
     for r in reports {
         let r = r?;
@@ -166,11 +222,11 @@ async fn dispatch_shard(
     db: &Db,
     cfg: &DispatchConfig,
     shard: u32,
+    per_shard: usize,
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<Report, ApiError> {
     let mut report = Report::default();
-    let per_shard = (cfg.concurrency / DUE_SHARDS as usize).max(1);
     let mut start = None;
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -214,7 +270,9 @@ async fn dispatch_shard(
     }
 }
 
-/// Handles an EventBridge scheduled event (the Lambda entry point's work).
+/// Handles the event of one of the minute's schedules (the Lambda entry point's work): a
+/// `dispatch_group` (the template's schedules), or an EventBridge scheduled event (every shard).
+/// The first group, or a run of every shard, also sweeps deleted accounts.
 pub async fn handle_event(
     db: &Db,
     cfg: &DispatchConfig,
@@ -222,19 +280,27 @@ pub async fn handle_event(
     now: DateTime<Utc>,
     deadline: Option<Instant>,
 ) -> Result<Report, ApiError> {
-    let source = event.get("source").and_then(|s| s.as_str());
-    let kind = event.get("detail-type").and_then(|s| s.as_str());
-    if source != Some("aws.events") || kind != Some("Scheduled Event") {
-        return Err(ApiError::BadRequest(format!(
-            "not an EventBridge scheduled event: source {source:?}, detail-type {kind:?}"
-        )));
+    let group = match event.get("dispatch_group") {
+        Some(group) => ShardGroup::parse(group)?,
+        None => {
+            let source = event.get("source").and_then(|s| s.as_str());
+            let kind = event.get("detail-type").and_then(|s| s.as_str());
+            if source != Some("aws.events") || kind != Some("Scheduled Event") {
+                return Err(ApiError::BadRequest(format!(
+                    "neither a dispatch group nor an EventBridge scheduled event: source {source:?}, detail-type {kind:?}"
+                )));
+            }
+            ShardGroup::ALL
+        }
+    };
+    let mut report = dispatch_group(db, cfg, group, now, deadline).await?;
+    if group.index == 0 {
+        (report.accounts_swept, report.accounts_left) = sweep_accounts(db, deadline).await?;
     }
-    let mut report = dispatch(db, cfg, now, deadline).await?;
-    (report.accounts_swept, report.accounts_left) = sweep_accounts(db, deadline).await?;
     if report.left_for_next_run || report.accounts_left > 0 {
-        tracing::warn!(event_id = ?event.get("id"), ?report, "dispatch left work for the next run");
+        tracing::warn!(event_id = ?event.get("id"), ?group, ?report, "dispatch left work for the next run");
     } else {
-        tracing::info!(event_id = ?event.get("id"), ?report, "dispatch finished");
+        tracing::info!(event_id = ?event.get("id"), ?group, ?report, "dispatch finished");
     }
     Ok(report)
 }

@@ -132,6 +132,15 @@ async fn the_same_event_twice_fires_once() {
     let second = handle_event(&app.dispatcher, &cfg, &event, now, None).await.unwrap();
     assert_eq!((first.fired, second.fired), (1, 0));
     assert_eq!(app.count("Notification").await, 1);
+    let group: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/dispatcher-group.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        handle_event(&app.dispatcher, &cfg, &group, now, None).await.unwrap().fired,
+        0,
+        "the sample group's event"
+    );
     let not_scheduled = json!({"source": "aws.s3", "detail-type": "Object Created"});
     assert!(handle_event(&app.dispatcher, &cfg, &not_scheduled, now, None).await.is_err());
 }
@@ -150,6 +159,54 @@ async fn two_dispatchers_in_parallel_fire_each_occurrence_once() {
     assert_eq!(a.fired + b.fired, 60, "{a:?} {b:?}");
     assert_eq!(app.count("Notification").await, 60);
     assert_eq!(run(&app, now).await.fired, 0);
+}
+
+/// The minute's runs as the template starts them: one per dispatch group, at once, each event
+/// the schedule's `Input`. Each run fires exactly the due reminders of its shards; together, every
+/// one once. The first group also sweeps deleted accounts; a group that is none is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_minute_s_dispatch_groups_fire_their_own_shards_and_together_each_reminder_once() {
+    let app = TestApp::spawn().await;
+    let s = app.register("grouped").await;
+    let h = habit(&app, &s, json!({})).await;
+    let after = utc("2026-11-24T07:00:00Z");
+    let mut reminders = Vec::new();
+    for _ in 0..80 {
+        reminders.push(armed(&app, &s, &h, "07:30", &ALL, "UTC", after).await);
+    }
+    let events: Vec<serde_json::Value> = habit_tests::template::functions(&habit_tests::template::template())
+        .into_iter()
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == "dispatcher")
+        .unwrap()
+        .1["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter_map(|e| e["Properties"]["Input"].as_str().map(|i| serde_json::from_str(i).unwrap()))
+        .collect();
+    assert_eq!(events.len() as u32, dispatcher::SHARD_GROUPS);
+    let now = utc("2026-11-24T07:30:00Z");
+    let cfg = DispatchConfig::default();
+    let runs = events.iter().map(|e| handle_event(&app.dispatcher, &cfg, e, now, None));
+    let reports = futures::future::join_all(runs).await;
+    for (event, report) in events.iter().zip(&reports) {
+        let group = dispatcher::ShardGroup::parse(&event["dispatch_group"]).unwrap();
+        let mine =
+            reminders.iter().filter(|r| group.shards().any(|s| s == shared::keys::due_shard(&r.reminder_id))).count();
+        assert_eq!(report.as_ref().unwrap().fired, mine, "{group:?}");
+    }
+    assert_eq!(reports.iter().map(|r| r.as_ref().unwrap().fired).sum::<usize>(), 80);
+    assert_eq!(app.count("Notification").await, 80);
+    assert_eq!(run(&app, now).await.fired, 0, "a run of every shard finds nothing left");
+    for bad in [
+        json!({"index": 8, "of": 8}),
+        json!({"index": 0, "of": 0}),
+        json!({"index": 0}),
+        json!({"index": 0, "of": 2, "x": 1}),
+    ] {
+        let r = handle_event(&app.dispatcher, &cfg, &json!({ "dispatch_group": bad }), now, None).await;
+        assert!(r.is_err(), "{bad} was taken");
+    }
 }
 
 #[tokio::test]

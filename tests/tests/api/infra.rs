@@ -213,8 +213,32 @@ fn dispatcher_is_scheduled_every_minute_with_a_dead_letter_queue_and_alarm() {
         .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == "dispatcher")
         .expect("a dispatcher function");
     let events = f["Properties"]["Events"].as_mapping().unwrap();
-    let schedule = events.values().find(|e| e["Type"] == "Schedule").unwrap_or_else(|| panic!("{name}: no schedule"));
-    assert_eq!(schedule["Properties"]["Schedule"], "rate(1 minute)");
+    let schedules: Vec<&Y> = events.values().filter(|e| e["Type"] == "Schedule").collect();
+    let schedule = *schedules.first().unwrap_or_else(|| panic!("{name}: no schedule"));
+    for s in &schedules {
+        assert_eq!(s["Properties"]["Schedule"], "rate(1 minute)");
+        assert_eq!(s["Properties"]["DeadLetterConfig"], schedule["Properties"]["DeadLetterConfig"]);
+        assert_eq!(s["Properties"]["RetryPolicy"], schedule["Properties"]["RetryPolicy"]);
+    }
+    // One schedule per dispatch group, whose event names it: together they take every due shard
+    // once each minute.
+    let mut groups: Vec<dispatcher::ShardGroup> = schedules
+        .iter()
+        .map(|s| {
+            let input: serde_json::Value =
+                serde_json::from_str(s["Properties"]["Input"].as_str().expect("an Input")).unwrap();
+            dispatcher::ShardGroup::parse(&input["dispatch_group"]).unwrap()
+        })
+        .collect();
+    groups.sort_by_key(|g| g.index);
+    assert_eq!(groups.len() as u32, dispatcher::SHARD_GROUPS);
+    assert!(
+        groups.iter().enumerate().all(|(i, g)| g.index == i as u32 && g.of == dispatcher::SHARD_GROUPS),
+        "{groups:?}"
+    );
+    let mut shards: Vec<u32> = groups.iter().flat_map(|g| g.shards()).collect();
+    shards.sort();
+    assert_eq!(shards, (0..shared::keys::DUE_SHARDS).collect::<Vec<_>>());
     let dlq = untag(&schedule["Properties"]["DeadLetterConfig"]["Arn"])
         .as_str()
         .unwrap()
