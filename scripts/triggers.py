@@ -293,10 +293,18 @@ def invoke(api, trigger, event):
         return "no answer", str(e)
 
 
+def describe(event):
+    """How the log names an event: a scheduled event by its id and time, a rule's constant
+    `Input` by its content."""
+    if "id" in event and "time" in event:
+        return f"event {event['id'][:8]}, time {event['time']}"
+    return f"input {json.dumps(event, separators=(',', ':'))}"
+
+
 def attempt(api, trigger, event, n):
     t0 = time.monotonic()
     outcome, answer = invoke(api, trigger, event)
-    log(f"{trigger.name} -> {trigger.binary} (event {event['id'][:8]}, time {event['time']}, attempt {n}):",
+    log(f"{trigger.name} -> {trigger.binary} ({describe(event)}, attempt {n}):",
         outcome.upper() if outcome != "ok" else "ok", f"in {int((time.monotonic() - t0) * 1000)} ms:", answer.strip())
     return outcome
 
@@ -315,13 +323,13 @@ def deliver(api, trigger, at):
             handed_over += 1
             wait = min(2 ** handed_over, 60)
             if handed_over > trigger.delivery_retries or age + wait > trigger.delivery_max_age:
-                log(f"{trigger.name}: event {event['id'][:8]} not delivered (in AWS: to the rule's dead-letter queue)")
+                log(f"{trigger.name}: {describe(event)} not delivered (in AWS: to the rule's dead-letter queue)")
                 return
         else:
             function_tries += 1
             wait = 60 * function_tries  # Lambda retries after one minute, then after two
             if function_tries > trigger.function_retries or age + wait > trigger.function_max_age:
-                log(f"{trigger.name}: event {event['id'][:8]} failed every try (in AWS: to the function's dead-letter queue)")
+                log(f"{trigger.name}: {describe(event)} failed every try (in AWS: to the function's dead-letter queue)")
                 return
         time.sleep(wait)
 
