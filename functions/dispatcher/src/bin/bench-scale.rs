@@ -529,7 +529,7 @@ fn main() {
         let row = runtime.block_on(simulate(n, g, settings, concurrency));
         eprintln!("simulated {} groups in {:.0} s of this machine's time", g, wall.elapsed().as_secs_f64());
         println!(
-            "| {n} | {} × {} | {concurrency} | {}–{} ms ({}–{} ms) | {} µs | {} ({:.1} %) | {} | {} | {:.1} s | {:.1} s | {} | {:.0} | {} |",
+            "| {n} | {} × {} | {concurrency} | {}–{} ms ({}–{} ms) | {} µs | {} ({:.2} %) | {} | {} | {:.1} s | {:.1} s | {} | {:.0} | {} |",
             row.groups,
             keys::DUE_SHARDS / row.groups,
             settings.latency.0.as_millis(),
