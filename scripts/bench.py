@@ -191,10 +191,20 @@ def body_of(resp):
     return json.loads(resp.get("body") or "null")
 
 
-def warm(table):
+def create_table(table):
     subprocess.run([os.path.join(BIN, "habit-admin"), "create-table"],
                    env={**os.environ, "TABLE_NAME": table, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"},
                    check=True, stdout=subprocess.DEVNULL)
+
+
+def p50_p99(values):
+    """The median and the 99th percentile (nearest rank) of latencies, as every table here gives them."""
+    values = sorted(values)
+    return statistics.median(values), values[int(len(values) * 0.99) - 1]
+
+
+def warm(table):
+    create_table(table)
     procs, rts = {}, {}
     for name in ["auth", "habits", "reminders"]:
         rts[name] = Runtime()
@@ -258,9 +268,8 @@ def warm(table):
     for f in procs:
         if not counts[f]:
             continue
-        lat = sorted(latencies[f])
         cpu = sorted(cpu_per[f])
-        rows.append((f, counts[f], statistics.median(lat), lat[int(len(lat) * 0.99) - 1], statistics.median(cpu),
+        rows.append((f, counts[f], *p50_p99(latencies[f]), statistics.median(cpu),
                      (process_cpu_us(procs[f].pid) - before[f]) / counts[f], peak_rss_mb(procs[f].pid)))
     for p in procs.values():
         p.kill()
@@ -273,11 +282,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 READ_ROUTES = [
@@ -294,9 +298,7 @@ def reads_in_region(table, latency="4-6", users=10, days=20, per_route=REQUESTS 
     port = free_port()
     proxy = subprocess.Popen([os.path.join(BIN, "fault-proxy"), "--upstream", ENDPOINT, "--port", str(port), "--latency", latency],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([os.path.join(BIN, "habit-admin"), "create-table"],
-                   env={**os.environ, "TABLE_NAME": table, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"},
-                   check=True, stdout=subprocess.DEVNULL)
+    create_table(table)
     deadline = time.time() + 10
     while True:
         try:
@@ -336,7 +338,7 @@ def reads_in_region(table, latency="4-6", users=10, days=20, per_route=REQUESTS 
                 r = rts["habits"].invoke(make(tok, habit))
                 times.append((time.perf_counter() - t0) * 1000)
                 assert status_of(r) == 200, (label, r)
-            rows.append((label, per_route, percentile(times, 0.5), percentile(times, 0.99)))
+            rows.append((label, per_route, *p50_p99(times)))
         return rows
     finally:
         for p in list(procs.values()) + [proxy]:

@@ -122,22 +122,19 @@ async fn the_same_event_twice_fires_once() {
     let s = app.register("twice").await;
     let h = habit(&app, &s, json!({})).await;
     let r = armed(&app, &s, &h, "07:30", &ALL, "UTC", utc("2026-11-24T07:00:00Z")).await;
-    let event: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/dispatcher-scheduled.json")).unwrap(),
-    )
-    .unwrap();
+    let sample = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(habit_tests::repo_root().join("events").join(name)).unwrap())
+            .unwrap()
+    };
+    let event = sample("dispatcher-scheduled.json");
     let now = r.next_fire_at.unwrap();
     let cfg = DispatchConfig::default();
     let first = handle_event(&app.dispatcher, &cfg, &event, now, None).await.unwrap();
     let second = handle_event(&app.dispatcher, &cfg, &event, now, None).await.unwrap();
     assert_eq!((first.fired, second.fired), (1, 0));
     assert_eq!(app.count("Notification").await, 1);
-    let group: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/dispatcher-group.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
-        handle_event(&app.dispatcher, &cfg, &group, now, None).await.unwrap().fired,
+        handle_event(&app.dispatcher, &cfg, &sample("dispatcher-group.json"), now, None).await.unwrap().fired,
         0,
         "the sample group's event"
     );
@@ -163,7 +160,7 @@ async fn two_dispatchers_in_parallel_fire_each_occurrence_once() {
 
 /// The minute's runs as the template starts them: one per dispatch group, at once, each event
 /// the schedule's `Input`. Each run fires exactly the due reminders of its shards; together, every
-/// one once. The first group also sweeps deleted accounts; a group that is none is refused.
+/// one once. A group that is none is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_minute_s_dispatch_groups_fire_their_own_shards_and_together_each_reminder_once() {
     let app = TestApp::spawn().await;
