@@ -78,8 +78,8 @@ step "faults end to end: the Postman story with DynamoDB's answers lost, late, 5
 # the fault proxy (tests/src/faults.rs): every 3rd write's answer lost after the write, every 7th
 # a 500 after the write, every 5th transaction cancelled by a conflict, every 4th read's answer
 # lost, every 7th read's answer late past the attempt timeout (2 s here, with 6 s a call: debug
-# builds on a busy machine). No call meets faults on all its attempts (two rules on one operation
-# never strike three requests in a row; a conflict is retried as a new call), so every fault must
+# builds on a busy machine). No call meets faults on all its attempts (the proxy spares a call's
+# last attempt, however concurrent calls interleave; a conflict is retried as a new call), so every fault must
 # be absorbed: the story must pass as it does without them (README, "Timeouts, retries and lost
 # answers"; docs/FAULTS.md for the seeded runs).
 FAULT_TABLE="faults-$(date +%s)"

@@ -72,8 +72,9 @@ pub enum Strikes {
     Chance(f64),
     /// Exactly the nth request (from 1) of the operation.
     Nth(u64),
-    /// Every nth request of the operation (the nth, the 2nth, ...): one such rule never strikes
-    /// two requests in a row, two never three.
+    /// Every nth request of the operation (the nth, the 2nth, ...), except a call's last attempt
+    /// (as the SDK's `amz-sdk-request: attempt=N; max=M` header tells): every call gets through,
+    /// however the requests of concurrent calls interleave (a listing's 16 shard queries at once).
     Every(u64),
 }
 
@@ -258,16 +259,16 @@ fn summarize(state: &State) -> String {
 
 /// The fault that meets a request of `operation` (a transaction's `token`), if any; a request met
 /// by none, or by one that lets it through first, is recorded as let through.
-fn decide(state: &Mutex<State>, operation: &str, token: Option<&str>) -> Option<Fault> {
+fn decide(state: &Mutex<State>, operation: &str, token: Option<&str>, last_attempt: bool) -> Option<Fault> {
     let mut state = state.lock().unwrap();
-    let fault = choose(&mut state, operation, token);
+    let fault = choose(&mut state, operation, token, last_attempt);
     if let (Some(token), None | Some(Fault::Lose | Fault::Delay(_) | Fault::Internal)) = (token, fault) {
         state.forwarded.insert(token.to_owned());
     }
     fault
 }
 
-fn choose(state: &mut State, operation: &str, token: Option<&str>) -> Option<Fault> {
+fn choose(state: &mut State, operation: &str, token: Option<&str>, last_attempt: bool) -> Option<Fault> {
     state.requests += 1;
     let seen = {
         let n = state.seen.entry(operation.to_owned()).or_default();
@@ -287,7 +288,7 @@ fn choose(state: &mut State, operation: &str, token: Option<&str>) -> Option<Fau
         }
         let strikes = match rule.strikes {
             Strikes::Nth(nth) => nth == seen,
-            Strikes::Every(n) => seen % n == 0,
+            Strikes::Every(n) => seen % n == 0 && !last_attempt,
             Strikes::Chance(p) => state.rng.as_mut().expect("rng").random::<f64>() < p,
         };
         if strikes {
@@ -296,6 +297,14 @@ fn choose(state: &mut State, operation: &str, token: Option<&str>) -> Option<Fau
         }
     }
     None
+}
+
+/// Whether an `amz-sdk-request` header (`ttl=...; attempt=3; max=3`) names a call's last attempt.
+fn is_last_attempt(header: &str) -> bool {
+    let field = |name: &str| {
+        header.split(';').find_map(|f| f.trim().strip_prefix(name)?.strip_prefix('=')?.parse::<u32>().ok())
+    };
+    matches!((field("attempt"), field("max")), (Some(a), Some(m)) if a >= m)
 }
 
 async fn forward(upstream: &str, parts: http::request::Parts, body: Bytes) -> Result<Answer, hyper::Error> {
@@ -337,7 +346,8 @@ async fn serve(
         .unwrap_or("")
         .to_owned();
     let json = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
-    let fault = decide(&state, &operation, json["ClientRequestToken"].as_str());
+    let last_attempt = parts.headers.get("amz-sdk-request").and_then(|v| v.to_str().ok()).is_some_and(is_last_attempt);
+    let fault = decide(&state, &operation, json["ClientRequestToken"].as_str(), last_attempt);
     let latency = {
         let mut state = state.lock().unwrap();
         state.latency.map(|(min, max)| state.rng.as_mut().expect("rng").random_range(min..=max))
@@ -414,5 +424,19 @@ mod tests {
         for bad in ["writes:lose", "writes:explode:every=2", "writes:lose:sometimes", "reads:delay=x:every=2"] {
             assert!(Rule::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_every_rule_spares_a_call_s_last_attempt() {
+        assert!(is_last_attempt("amz-sdk-invocation-id; ttl=20261203T000000Z; attempt=3; max=3"));
+        assert!(!is_last_attempt("attempt=2; max=3"));
+        assert!(!is_last_attempt("attempt=1"), "without max nothing is known");
+        let mut state = State { plan: Plan(vec![Rule::parse("Query:lose:every=2").unwrap()]), ..State::default() };
+        let struck: Vec<bool> = [false, false, false, true, false, false]
+            .iter()
+            .map(|&last| choose(&mut state, "Query", None, last).is_some())
+            .collect();
+        // The 2nd and 6th requests are struck; the 4th, a last attempt, is let through.
+        assert_eq!(struck, [false, true, false, false, false, true]);
     }
 }
