@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BENCH_BIN") or os.path.join(ROOT, "target", "release")
-FUNCTIONS = ["auth", "users", "habits", "categories", "reminders", "challenges", "dispatcher"]
+FUNCTIONS = ["auth", "users", "habits", "categories", "reminders", "challenges", "dispatcher", "deliver"]
 RUNS = int(os.environ.get("RUNS", "20"))
 REQUESTS = int(os.environ.get("REQUESTS", "10000"))
 ENDPOINT = os.environ["DYNAMODB_ENDPOINT"]
@@ -355,11 +355,8 @@ def reads_table(rows, latency="4-6"):
     return out
 
 
-def main():
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, " + next(
-        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
-    out = [f"# Benchmarks\n\nMachine: {machine}, Linux {platform.release()}. Written by `make bench` on "
-           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; ratios compare figures of the same run.\n"]
+def cold_start_table():
+    out = []
     print("cold start ...", file=sys.stderr)
     hello = cold_start("hello-lambda")
     out.append(f"## Cold start (exec to first `GET /next`, median of {RUNS})\n\n| binary | ms | × hello-world |\n|---|---|---|")
@@ -384,6 +381,15 @@ def main():
         if os.path.exists(extra.get("SSL_CERT_FILE", empty)):
             ms = cold_start("auth", extra)
             out.append(f"| {label} | {ms:.2f} | {ms / hello:.2f} |")
+    return out
+
+
+def main():
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, " + next(
+        (l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+    out = [f"# Benchmarks\n\nMachine: {machine}, Linux {platform.release()}. Written by `make bench` on "
+           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; ratios compare figures of the same run.\n"]
+    out += cold_start_table()
     print("warm workload ...", file=sys.stderr)
     rows, total, elapsed = warm(f"bench-{uuid.uuid4().hex[:8]}")
     out.append(f"\n## Warm requests through the runtime API ({total} requests, 50 users, DynamoDB Local)\n\n"
@@ -406,6 +412,9 @@ def main():
 if __name__ == "__main__":
     if os.environ.get("BENCH_ONLY") == "reads":
         print("\n".join(reads_table(reads_in_region(f"bench-reads-{uuid.uuid4().hex[:8]}"))))
+        sys.exit(0)
+    if os.environ.get("BENCH_ONLY") == "cold":
+        print("\n".join(cold_start_table()))
         sys.exit(0)
     text = main()
     if len(sys.argv) > 1:

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 setup
 cd "$root"
-cargo build --release --quiet -p auth -p users -p habits -p categories -p reminders -p challenges -p dispatcher -p habit-tests --bins --features dispatcher/bench
+cargo build --release --quiet -p auth -p users -p habits -p categories -p reminders -p challenges -p dispatcher -p deliver -p habit-tests --bins --features dispatcher/bench
 DDB_PORT="$(free_port)"
 mkdir -p target
 start_dynamodb "$DDB_PORT" target/dynamodb-local-bench.log

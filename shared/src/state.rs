@@ -72,7 +72,9 @@ impl AppState {
 
     /// The webhook sender of this process.
     pub fn webhook_sender(&self) -> &crate::webhooks::Sender {
-        self.webhooks.get_or_init(|| crate::webhooks::Sender::new(self.config.webhooks.clone()))
+        self.webhooks.get_or_init(|| {
+            crate::webhooks::Sender::new(self.config.webhooks.clone(), &crate::storage::tls::Roots::from_env())
+        })
     }
 
     /// Reads the configuration from the environment (and the signing keys from Secrets Manager

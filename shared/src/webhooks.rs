@@ -5,6 +5,7 @@
 
 pub use crate::config::WebhookSettings as Settings;
 use crate::models::Attempt;
+use crate::storage::tls::Roots;
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
@@ -187,7 +188,7 @@ type HttpsClient = hyper_util::client::legacy::Client<
     http_body_util::Full<bytes::Bytes>,
 >;
 
-/// Sends webhook attempts. Built once per process (it reads the platform's root certificates).
+/// Sends webhook attempts and Web Push messages. Built once per process.
 #[derive(Clone)]
 pub struct Sender {
     client: HttpsClient,
@@ -195,16 +196,28 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(settings: Settings) -> Self {
+    /// A sender trusting `roots`: by default Mozilla's roots compiled in (no certificate file is
+    /// read at start), the platform's store with `TLS_ROOTS=platform` (`crate::storage::tls`).
+    pub fn new(settings: Settings, roots: &Roots) -> Self {
         let mut http = HttpConnector::new_with_resolver(PublicResolver { allow_private: settings.allow_private });
         http.enforce_http(false);
         http.set_connect_timeout(Some(settings.timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .expect("the platform's root certificates (Lambda's runtime has them)")
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match roots {
+            Roots::Compiled => builder.with_webpki_roots(),
+            Roots::Platform => {
+                builder.with_native_roots().expect("the platform's root certificates (Lambda's runtime has them)")
+            }
+            Roots::Pem(pem) => {
+                use rustls::pki_types::{pem::PemObject, CertificateDer};
+                let mut store = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    store.add(cert.expect("a PEM certificate")).expect("a root certificate");
+                }
+                builder.with_tls_config(rustls::ClientConfig::builder().with_root_certificates(store).with_no_client_auth())
+            }
+        };
+        let https = builder.https_or_http().enable_http1().wrap_connector(http);
         let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let db = shared::storage::Db::new(config.client(&sdk), &config.table_name);
     let vapid = shared::push::Vapid::from_env(&sdk).await.unwrap_or_else(|e| exit_with(e));
     let mailer = shared::email::Mailer::from_env(&sdk).await.unwrap_or_else(|e| exit_with(e));
-    let sender = shared::webhooks::Sender::new(config.webhooks.clone());
+    let sender = shared::webhooks::Sender::new(config.webhooks.clone(), &shared::storage::tls::Roots::from_env());
     let deliverer = deliver::Deliverer { db: &db, sender: &sender, vapid: &vapid, mailer: &mailer, cfg: &cfg };
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| async move {
         let deadline = shared::deadline::stop_at(event.context.deadline, deliver::FALLBACK_TIMEOUT);

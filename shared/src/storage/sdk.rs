@@ -93,8 +93,7 @@ impl Tuning {
 /// process, without network calls: credentials are resolved lazily on the first request. A bad
 /// `TLS_ROOTS` ends the process with a clear message.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let roots =
-        super::tls::Roots::from_vars(&std::env::vars().collect()).unwrap_or_else(|e| crate::config::exit_with(e));
+    let roots = super::tls::Roots::from_env();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(roots.http_client()).load().await
 }
 

@@ -1,4 +1,5 @@
-//! The roots of trust of the AWS clients (DynamoDB, SES, Secrets Manager).
+//! The roots of trust of the functions' HTTPS clients: the AWS clients (DynamoDB, SES, Secrets
+//! Manager), and the webhook and Web Push sender (`crate::webhooks::Sender`).
 //!
 //! Every AWS endpoint the functions call presents a chain to one of the Amazon Trust Services
 //! roots (Amazon Root CA 1–4, and Starfield Services Root CA G2, which cross-signs them). Those five
@@ -6,7 +7,11 @@
 //! Debian's `ca-certificates`, each with its subject, expiry and SHA-256 fingerprint), and the
 //! SDK's HTTPS client is given exactly that store, with the platform's roots off: a cold start then
 //! parses five certificates instead of reading and decoding the platform's hundreds
-//! (docs/PERFORMANCE.md, "Cold start"). `TLS_ROOTS=platform` switches back to the platform's store,
+//! (docs/PERFORMANCE.md, "Cold start").
+//!
+//! Webhooks and push services are anybody's HTTPS endpoints: the sender trusts Mozilla's root
+//! program as the `webpki-roots` crate compiles it in (what browsers trust), again without reading
+//! a certificate file at start. `TLS_ROOTS=platform` switches both back to the platform's store,
 //! for an endpoint behind another CA (a corporate proxy, a VPC endpoint with a private name).
 
 use crate::config::ConfigError;
@@ -19,8 +24,9 @@ pub const AMAZON_ROOTS: &[u8] = include_bytes!("../../certs/amazon-trust-service
 /// Which certificates the AWS clients trust.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Roots {
-    /// The compiled-in Amazon Trust Services roots (the default).
-    Amazon,
+    /// The compiled-in roots (the default): the Amazon Trust Services roots for the AWS clients,
+    /// Mozilla's for webhooks and push services.
+    Compiled,
     /// The platform's store (`TLS_ROOTS=platform`), read when the client is created.
     Platform,
     /// These PEM certificates only (tests: a root of their own).
@@ -28,20 +34,26 @@ pub enum Roots {
 }
 
 impl Roots {
-    /// `TLS_ROOTS`: `amazon` (the default) or `platform`.
+    /// `TLS_ROOTS`: `compiled` (the default) or `platform`.
     pub fn from_vars(vars: &std::collections::HashMap<String, String>) -> Result<Self, ConfigError> {
         match vars.get("TLS_ROOTS").map(|v| v.trim()) {
-            None | Some("") | Some("amazon") => Ok(Roots::Amazon),
+            None | Some("") | Some("compiled") => Ok(Roots::Compiled),
             Some("platform") => Ok(Roots::Platform),
             Some(_) => {
-                Err(ConfigError::Malformed { name: "TLS_ROOTS", reason: "must be `amazon` or `platform`".into() })
+                Err(ConfigError::Malformed { name: "TLS_ROOTS", reason: "must be `compiled` or `platform`".into() })
             }
         }
     }
 
+    /// [`from_vars`](Self::from_vars) on the process environment; a bad value ends the process
+    /// with a clear message.
+    pub fn from_env() -> Self {
+        Self::from_vars(&std::env::vars().collect()).unwrap_or_else(|e| crate::config::exit_with(e))
+    }
+
     fn trust_store(&self) -> TrustStore {
         match self {
-            Roots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_ROOTS),
+            Roots::Compiled => TrustStore::empty().with_pem_certificate(AMAZON_ROOTS),
             Roots::Platform => TrustStore::default(),
             Roots::Pem(pem) => TrustStore::empty().with_pem_certificate(pem.clone()),
         }
@@ -67,11 +79,11 @@ mod tests {
     }
 
     #[test]
-    fn amazon_by_default_platform_on_request_anything_else_refused() {
-        assert_eq!(Roots::from_vars(&vars(None)).unwrap(), Roots::Amazon);
-        assert_eq!(Roots::from_vars(&vars(Some("amazon"))).unwrap(), Roots::Amazon);
+    fn compiled_by_default_platform_on_request_anything_else_refused() {
+        assert_eq!(Roots::from_vars(&vars(None)).unwrap(), Roots::Compiled);
+        assert_eq!(Roots::from_vars(&vars(Some("compiled"))).unwrap(), Roots::Compiled);
         assert_eq!(Roots::from_vars(&vars(Some("platform"))).unwrap(), Roots::Platform);
-        let err = Roots::from_vars(&vars(Some("native"))).unwrap_err();
+        let err = Roots::from_vars(&vars(Some("amazon"))).unwrap_err();
         assert!(err.to_string().contains("TLS_ROOTS"), "{err}");
     }
 

@@ -1,7 +1,8 @@
-//! The AWS clients' roots of trust (`shared::storage::tls`). The code path that gives the SDK the
-//! compiled-in Amazon roots, given a root of this test's own instead, reaches DynamoDB Local
-//! through a TLS stand-in whose certificate that root signed; a stand-in signed by another root
-//! is refused, and so is this test's root by the Amazon roots.
+//! The roots of trust (`shared::storage::tls`). The code path that gives the SDK the compiled-in
+//! Amazon roots, given a root of this test's own instead, reaches DynamoDB Local through a TLS
+//! stand-in whose certificate that root signed; a stand-in signed by another root is refused, and
+//! so is this test's root by the Amazon roots. The webhook and push sender likewise: it verifies
+//! the endpoint's chain against exactly the roots it is given, Mozilla's by default.
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -73,9 +74,38 @@ async fn the_sdk_trusts_exactly_the_roots_it_is_given() {
     list_tables(&Roots::Pem(ours.pem().into_bytes()), &front).await.expect("our root reaches DynamoDB Local over TLS");
     for (roots, endpoint, why) in [
         (Roots::Pem(ours.pem().into_bytes()), &impostor, "a certificate signed by another root"),
-        (Roots::Amazon, &front, "the test root, to the compiled-in Amazon roots"),
+        (Roots::Compiled, &front, "the test root, to the compiled-in Amazon roots"),
     ] {
         let err = list_tables(&roots, endpoint).await.expect_err(why);
         assert!(err.contains("UnknownIssuer"), "{why}: refused for another reason: {err}");
+    }
+}
+
+/// One webhook attempt to `url` by a sender trusting `roots` (loopback allowed, as in tests).
+async fn webhook(roots: &Roots, url: &str) -> shared::models::Attempt {
+    let settings = shared::webhooks::Settings { timeout: std::time::Duration::from_secs(5), allow_private: true };
+    let sender = shared::webhooks::Sender::new(settings, roots);
+    sender.send(url, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_tls", "{}", chrono::Utc::now()).await
+}
+
+#[tokio::test]
+async fn webhooks_are_sent_only_to_endpoints_whose_chain_the_sender_trusts() {
+    let ours = root("habit tracker test root");
+    let other = root("another root");
+    let front = tls_front(&ours).await;
+    let impostor = tls_front(&other).await;
+
+    // Through the handshake, an HTTP answer comes back (DynamoDB Local's, to a webhook it does not
+    // understand): the attempt has a status code, no error.
+    let reached = webhook(&Roots::Pem(ours.pem().into_bytes()), &front).await;
+    assert!(reached.status_code.is_some() && reached.error.is_none(), "over TLS with our root: {reached:?}");
+    for (roots, url, why) in [
+        (Roots::Pem(ours.pem().into_bytes()), &impostor, "a certificate signed by another root"),
+        (Roots::Compiled, &front, "the test root, to Mozilla's compiled-in roots"),
+    ] {
+        let attempt = webhook(&roots, url).await;
+        assert_eq!(attempt.status_code, None, "{why}: {attempt:?}");
+        let error = attempt.error.unwrap_or_default();
+        assert!(error.contains("UnknownIssuer"), "{why}: refused for another reason: {error}");
     }
 }

@@ -303,7 +303,7 @@ mod delivery {
             }
         };
         let settings = shared::webhooks::Settings { timeout: std::time::Duration::from_secs(10), allow_private: true };
-        let sender = shared::webhooks::Sender::new(settings);
+        let sender = shared::webhooks::Sender::new(settings, &shared::storage::tls::Roots::Compiled);
         let vapid =
             shared::push::Vapid::from_secret("the-benchmark's-vapid-secret-0123456789", "mailto:bench@example.com")
                 .expect("a VAPID key");
