@@ -120,21 +120,30 @@ def env_for(runtime, table, extra=None):
     return env
 
 
-def cold_start(binary, extra=None):
-    times = []
+def start_once(binary, extra=None):
+    """Milliseconds from exec to the binary's first `GET /next`."""
+    rt = Runtime()
+    start = time.perf_counter()
+    proc = subprocess.Popen([os.path.join(BIN, binary)], env=env_for(rt, "cold", extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ok = rt.first_next.wait(10)
+    proc.kill()
+    proc.wait()
+    # The handler thread stays parked on the dead process's `/next`; stop serving without waiting.
+    threading.Thread(target=rt.server.shutdown, daemon=True).start()
+    if not ok:
+        raise SystemExit(f"{binary} never asked for work")
+    return (rt.first_next_at - start) * 1000
+
+
+def cold_starts(cases):
+    """The median start of each `(label, binary, extra environment)`, measured in RUNS rounds that
+    start every case once in turn, so that the machine's drift during the measurement falls on
+    all of them alike and the ratios compare like with like."""
+    times = {label: [] for label, _, _ in cases}
     for _ in range(RUNS):
-        rt = Runtime()
-        start = time.perf_counter()
-        proc = subprocess.Popen([os.path.join(BIN, binary)], env=env_for(rt, "cold", extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ok = rt.first_next.wait(10)
-        proc.kill()
-        proc.wait()
-        # The handler thread stays parked on the dead process's `/next`; stop serving without waiting.
-        threading.Thread(target=rt.server.shutdown, daemon=True).start()
-        if not ok:
-            raise SystemExit(f"{binary} never asked for work")
-        times.append((rt.first_next_at - start) * 1000)
-    return statistics.median(times)
+        for label, binary, extra in cases:
+            times[label].append(start_once(binary, extra))
+    return {label: statistics.median(t) for label, t in times.items()}
 
 
 def cpu_ns(pid):
@@ -356,31 +365,27 @@ def reads_table(rows, latency="4-6"):
 
 
 def cold_start_table():
-    out = []
     print("cold start ...", file=sys.stderr)
-    hello = cold_start("hello-lambda")
-    out.append(f"## Cold start (exec to first `GET /next`, median of {RUNS})\n\n| binary | ms | × hello-world |\n|---|---|---|")
-    out.append(f"| hello-lambda (baseline) | {hello:.2f} | 1.00 |")
-    for f in FUNCTIONS:
-        ms = cold_start(f)
-        out.append(f"| {f} | {ms:.2f} | {ms / hello:.2f} |")
     # Where a function's start goes beyond hello-world's: the TLS trust store the AWS SDK parses
-    # at client creation (`validate_base_client_config`). The functions trust the five compiled-in
-    # Amazon Trust Services roots; `TLS_ROOTS=platform` gives them the platform's store instead.
+    # at client creation (`validate_base_client_config`). The functions trust roots compiled in
+    # (`TLS_ROOTS=compiled`); `TLS_ROOTS=platform` gives them the platform's store instead.
     empty = os.path.join(ROOT, "target", "empty-trust-store.pem")
     open(empty, "w").close()
     platform_bundle = "/etc/ssl/certs/ca-certificates.crt"
     trust = [
-        ("compiled-in Amazon roots (the default)", {}),
+        ("compiled-in roots (the default)", {}),
         ("TLS_ROOTS=platform, as Lambda starts it (probe: this machine's bundle and its 290-file directory)", {"TLS_ROOTS": "platform"}),
         ("TLS_ROOTS=platform, one bundle file (SSL_CERT_FILE)", {"TLS_ROOTS": "platform", "SSL_CERT_FILE": platform_bundle}),
         ("TLS_ROOTS=platform, no roots at all (SSL_CERT_FILE empty: the floor without TLS set-up)", {"TLS_ROOTS": "platform", "SSL_CERT_FILE": empty}),
     ]
+    trust = [(label, extra) for label, extra in trust if os.path.exists(extra.get("SSL_CERT_FILE", empty))]
+    ms = cold_starts([(b, b, None) for b in ["hello-lambda"] + FUNCTIONS] + [(label, "auth", extra) for label, extra in trust])
+    hello = ms["hello-lambda"]
+    out = [f"## Cold start (exec to first `GET /next`, median of {RUNS}, the binaries started in turn)\n\n| binary | ms | × hello-world |\n|---|---|---|",
+           f"| hello-lambda (baseline) | {hello:.2f} | 1.00 |"]
+    out += [f"| {f} | {ms[f]:.2f} | {ms[f] / hello:.2f} |" for f in FUNCTIONS]
     out.append(f"\n### Where `auth`'s start goes (median of {RUNS})\n\n| trust store | ms | × hello-world |\n|---|---|---|")
-    for label, extra in trust:
-        if os.path.exists(extra.get("SSL_CERT_FILE", empty)):
-            ms = cold_start("auth", extra)
-            out.append(f"| {label} | {ms:.2f} | {ms / hello:.2f} |")
+    out += [f"| {label} | {ms[label]:.2f} | {ms[label] / hello:.2f} |" for label, _ in trust]
     return out
 
 

@@ -214,7 +214,9 @@ impl Sender {
                 for cert in CertificateDer::pem_slice_iter(pem) {
                     store.add(cert.expect("a PEM certificate")).expect("a root certificate");
                 }
-                builder.with_tls_config(rustls::ClientConfig::builder().with_root_certificates(store).with_no_client_auth())
+                builder.with_tls_config(
+                    rustls::ClientConfig::builder().with_root_certificates(store).with_no_client_auth(),
+                )
             }
         };
         let https = builder.https_or_http().enable_http1().wrap_connector(http);

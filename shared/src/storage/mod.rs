@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::{
 use serde::{de::DeserializeOwned, Serialize};
 use std::collections::HashMap;
 
-pub use sdk::{client, sdk_config, Tuning};
+pub use sdk::{client, operator_sdk_config, sdk_config, Tuning};
 pub use table::{Index, GSI1, GSI2, GSI3, TABLE};
 
 pub type Item = HashMap<String, AttributeValue>;

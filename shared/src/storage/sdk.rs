@@ -89,12 +89,29 @@ impl Tuning {
     }
 }
 
-/// The AWS SDK's configuration from the environment (region, credentials, `TLS_ROOTS`), once per
-/// process, without network calls: credentials are resolved lazily on the first request. A bad
-/// `TLS_ROOTS` ends the process with a clear message.
+/// A function's AWS SDK configuration, once per process, from the environment Lambda gives it:
+/// the region (`AWS_REGION`), the credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, read on the first request) and `TLS_ROOTS`. Not the SDK's default chains:
+/// they build an STS and an instance-metadata client, each parsing its endpoint rules, at every
+/// start, to look where Lambda never puts credentials (docs/PERFORMANCE.md, "Cold start"). No
+/// network calls; a bad `TLS_ROOTS` ends the process with a clear message.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let roots = super::tls::Roots::from_env();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(roots.http_client()).load().await
+    use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(EnvironmentVariableRegionProvider::new())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .http_client(super::tls::Roots::from_env().http_client())
+        .load()
+        .await
+}
+
+/// The configuration of an operator's tool (`habit-admin`): the SDK's default chains, so that a
+/// profile, SSO or an instance role serve as well as the environment.
+pub async fn operator_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(super::tls::Roots::from_env().http_client())
+        .load()
+        .await
 }
 
 /// Builds the DynamoDB client once, at start-up. `endpoint` points at DynamoDB Local. `table` is

@@ -28,7 +28,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let client = config.client(&shared::storage::sdk_config().await);
+    let client = config.client(&shared::storage::operator_sdk_config().await);
     let table = config.table_name;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["create-table"] => match shared::storage::table::create_table(&client, &table).await {
