@@ -14,7 +14,10 @@ use crate::{
 };
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, OnceLock},
+};
 
 /// What a link token is for (its signing scope).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,10 +143,13 @@ impl EmailSettings {
     }
 }
 
-/// Sends mail through SES v2. Built once per process.
+/// Sends mail through SES v2. Built once per process; the SES client itself on the first message
+/// (building one sets up the SDK's endpoint rules, which most starts of a function never need:
+/// docs/PERFORMANCE.md, "Cold start").
 #[derive(Clone, Debug)]
 pub struct Mailer {
-    client: aws_sdk_sesv2::Client,
+    conf: aws_sdk_sesv2::Config,
+    client: Arc<OnceLock<aws_sdk_sesv2::Client>>,
     pub settings: EmailSettings,
 }
 
@@ -153,7 +159,7 @@ impl Mailer {
         if let Some(endpoint) = &settings.endpoint {
             conf = conf.endpoint_url(endpoint);
         }
-        Mailer { client: aws_sdk_sesv2::Client::from_conf(conf.build()), settings }
+        Mailer { conf: conf.build(), client: Arc::default(), settings }
     }
 
     /// A mailer of a local SES (aws-ses-v2-local) at `endpoint`, with local credentials (tests).
@@ -165,7 +171,11 @@ impl Mailer {
             .credentials_provider(aws_sdk_sesv2::config::Credentials::new("local", "local", None, None, "local"))
             .endpoint_url(endpoint)
             .build();
-        Mailer { client: aws_sdk_sesv2::Client::from_conf(conf), settings }
+        Mailer { conf, client: Arc::default(), settings }
+    }
+
+    fn client(&self) -> &aws_sdk_sesv2::Client {
+        self.client.get_or_init(|| aws_sdk_sesv2::Client::from_conf(self.conf.clone()))
     }
 
     /// The mailer the environment describes (`SES_*`, `APP_URL`).
@@ -178,7 +188,7 @@ impl Mailer {
         let content = |data: &str| Content::builder().data(data).charset("UTF-8").build().map_err(|e| e.to_string());
         let message =
             Message::builder().subject(content(subject)?).body(Body::builder().text(content(text)?).build()).build();
-        self.client
+        self.client()
             .send_email()
             .from_email_address(&self.settings.from)
             .destination(Destination::builder().to_addresses(to).build())

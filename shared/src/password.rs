@@ -6,7 +6,7 @@ use argon2::{
     password_hash::{Output, ParamsString, PasswordHash, SaltString},
     Algorithm, Argon2, Block, Params, Version,
 };
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 pub const M_COST_KIB: u32 = 19_456;
 pub const T_COST: u32 = 2;
@@ -86,38 +86,20 @@ pub async fn hash(password: Password) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || hash_blocking(password.expose())).await.map_err(ApiError::internal)?
 }
 
-/// A hash of a random password, computed once: verifying against it when the user does not
-/// exist makes "unknown user" cost the same time as "wrong password".
-static DUMMY: OnceLock<String> = OnceLock::new();
-
-fn dummy_hash() -> &'static str {
-    DUMMY.get_or_init(|| {
-        let random: [u8; 24] = rand::random();
-        hash_blocking(&format!("{random:?}")).expect("hashing a random password")
-    })
-}
-
-/// Starts computing the dummy hash that unknown users are checked against, once per process, on
-/// a thread of its own: call it at start. The function asks for its first request meanwhile (the
-/// ~20 ms of argon2id are not part of its cold start), and an unknown user's login that comes
-/// before the hash is ready waits for it (`OnceLock`), so it still costs what a wrong password
-/// costs.
-pub fn prepare_dummy() {
-    std::thread::spawn(|| {
-        dummy_hash();
-    });
-}
-
-/// Whether [`prepare_dummy`] (or a first unknown-user login) has run in this process.
-pub fn dummy_ready() -> bool {
-    DUMMY.get().is_some()
-}
+/// What an unknown user's password is checked against: the PHC string of a random password
+/// nobody knows, made once by `hash` with the parameters every stored hash has (a test holds the
+/// two together; new parameters need a new one, `hash` of any random password). Verifying against
+/// it costs what a wrong password costs, so "unknown user" and "wrong password" take the same time
+/// from a process's first request on, and nothing is computed at start. No password gets in
+/// through it: [`verify`] also needs a stored hash.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$N7Q9bMUfNvm4YDpTu1SDLg$3mCqR9flNCDVIIN5xo96oyB0+oRhKe8V3opG7xSxpYs";
 
 /// Verifies `candidate` against `phc` (or against a dummy hash when `phc` is `None`), on the
 /// blocking pool. Returns `false` for a wrong password and for a missing user alike.
 pub async fn verify(candidate: String, phc: Option<String>) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let ok = matches(&candidate, phc.as_deref().unwrap_or_else(|| dummy_hash()))?;
+        let ok = matches(&candidate, phc.as_deref().unwrap_or(DUMMY_HASH))?;
         Ok(ok && phc.is_some())
     })
     .await
@@ -152,6 +134,16 @@ mod tests {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
         assert!(argon.verify_password(b"correct horse battery", &PasswordHash::new(&ours).unwrap()).is_ok());
         assert!(argon.verify_password(b"correct horse batterx", &PasswordHash::new(&ours).unwrap()).is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_has_the_parameters_of_every_stored_hash() {
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(dummy.algorithm, argon2::ARGON2ID_IDENT);
+        assert_eq!(dummy.version, Some(Version::V0x13.into()));
+        let (d, p) = (Params::try_from(&dummy).unwrap(), params());
+        assert_eq!((d.m_cost(), d.t_cost(), d.p_cost()), (p.m_cost(), p.t_cost(), p.p_cost()), "another cost");
+        assert_eq!(dummy.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
     }
 
     #[tokio::test]

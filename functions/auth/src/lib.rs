@@ -15,10 +15,18 @@ use shared::{
 };
 use utoipa::ToSchema;
 
-// The dummy password hash that unknown users are checked against is computed when the function
-// starts: made by the first unknown-user login, that login would take measurably longer.
-shared::routes![start: password::prepare_dummy; register, login, refresh, logout, health, openapi_json, time_zones,
-    verify_email, password_reset, password_reset_confirm];
+shared::routes![
+    register,
+    login,
+    refresh,
+    logout,
+    health,
+    openapi_json,
+    time_zones,
+    verify_email,
+    password_reset,
+    password_reset_confirm
+];
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

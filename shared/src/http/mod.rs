@@ -26,8 +26,7 @@ pub struct Route {
 /// defines `ROUTES` (checked against the SAM template and the local router by the tests),
 /// `routes()`, the axum router serving exactly those, `app(state)`, that router finished and
 /// ready for `lambda_http::run` or a test's `oneshot`, and `openapi()`, this function's part of
-/// the OpenAPI document. `routes![start: f; ...]` calls `f()` in `app` first (costly set-up done
-/// when the function starts rather than in its first request).
+/// the OpenAPI document.
 ///
 /// ```text
 /// #[utoipa::path(get, path = "/me", ...)]
@@ -37,11 +36,10 @@ pub struct Route {
 /// ```
 #[macro_export]
 macro_rules! routes {
-    (@start { $($start:tt)* } $( $handler:ident ),*) => {
+    ($( $handler:ident ),* $(,)?) => {
         $crate::__pastey::paste! {
             /// The function's router, ready for `lambda_http::run` or a test's `oneshot`.
             pub fn app(state: $crate::state::AppState) -> ::axum::Router {
-                $($start)*
                 $crate::http::finish(routes(), state)
             }
 
@@ -71,13 +69,6 @@ macro_rules! routes {
                     .build()
             }
         }
-    };
-    // `start: f;` runs `f()` when the router is made, before any request (e.g. costly set-up).
-    (start: $start:path; $( $handler:ident ),* $(,)?) => {
-        $crate::routes!(@start { $start(); } $( $handler ),*);
-    };
-    ($( $handler:ident ),* $(,)?) => {
-        $crate::routes!(@start {} $( $handler ),*);
     };
 }
 
