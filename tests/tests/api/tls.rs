@@ -64,16 +64,21 @@ async fn list_tables(roots: &Roots, endpoint: &str) -> Result<(), String> {
     client.list_tables().limit(1).send().await.map(|_| ()).map_err(|e| format!("{:?}", e))
 }
 
+/// The test's root (as PEM), a stand-in it signed, and a stand-in another root signed.
+async fn fronts() -> (Vec<u8>, String, String) {
+    let ours = root("habit tracker test root");
+    let front = tls_front(&ours).await;
+    let impostor = tls_front(&root("another root")).await;
+    (ours.pem().into_bytes(), front, impostor)
+}
+
 #[tokio::test]
 async fn the_sdk_trusts_exactly_the_roots_it_is_given() {
-    let ours = root("habit tracker test root");
-    let other = root("another root");
-    let front = tls_front(&ours).await;
-    let impostor = tls_front(&other).await;
+    let (ours, front, impostor) = fronts().await;
 
-    list_tables(&Roots::Pem(ours.pem().into_bytes()), &front).await.expect("our root reaches DynamoDB Local over TLS");
+    list_tables(&Roots::Pem(ours.clone()), &front).await.expect("our root reaches DynamoDB Local over TLS");
     for (roots, endpoint, why) in [
-        (Roots::Pem(ours.pem().into_bytes()), &impostor, "a certificate signed by another root"),
+        (Roots::Pem(ours.clone()), &impostor, "a certificate signed by another root"),
         (Roots::Compiled, &front, "the test root, to the compiled-in Amazon roots"),
     ] {
         let err = list_tables(&roots, endpoint).await.expect_err(why);
@@ -90,17 +95,14 @@ async fn webhook(roots: &Roots, url: &str) -> shared::models::Attempt {
 
 #[tokio::test]
 async fn webhooks_are_sent_only_to_endpoints_whose_chain_the_sender_trusts() {
-    let ours = root("habit tracker test root");
-    let other = root("another root");
-    let front = tls_front(&ours).await;
-    let impostor = tls_front(&other).await;
+    let (ours, front, impostor) = fronts().await;
 
     // Through the handshake, an HTTP answer comes back (DynamoDB Local's, to a webhook it does not
     // understand): the attempt has a status code, no error.
-    let reached = webhook(&Roots::Pem(ours.pem().into_bytes()), &front).await;
+    let reached = webhook(&Roots::Pem(ours.clone()), &front).await;
     assert!(reached.status_code.is_some() && reached.error.is_none(), "over TLS with our root: {reached:?}");
     for (roots, url, why) in [
-        (Roots::Pem(ours.pem().into_bytes()), &impostor, "a certificate signed by another root"),
+        (Roots::Pem(ours.clone()), &impostor, "a certificate signed by another root"),
         (Roots::Compiled, &front, "the test root, to Mozilla's compiled-in roots"),
     ] {
         let attempt = webhook(&roots, url).await;
